@@ -1,0 +1,65 @@
+# Top-level tasks for the dRPC repository. Every Go module is handled on its
+# own with GOWORK=off, exactly as a team that imports one released module
+# would build it; the tools (buf, protoc-gen-go, staticcheck) run as
+# `go tool` entries of the tools module through go.work.
+
+MODULES  := proto drpc server agent tools
+BASELINE := breaking/baseline.binpb
+BIN      := $(CURDIR)/bin
+GOTEST_FLAGS ?= -race -count=1
+
+.PHONY: all run build test lint breaking generate check-generated check-modules bench baseline ci clean
+
+all: build test lint breaking
+
+## run: build every module and print what was built (the demo comes later).
+run: build
+	@echo "built modules:"; for m in $(MODULES); do \
+		printf '  %-7s %s\n' $$m "$$(cd $$m && GOWORK=off go list -m)"; done
+
+## build: compile every package of every module, each with GOWORK=off.
+build:
+	@set -e; for m in $(MODULES); do echo "== build $$m"; (cd $$m && GOWORK=off go build ./...); done
+
+## test: run every module's tests with the race detector, each with GOWORK=off.
+test:
+	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...); done
+
+## lint: buf lint on the schema; gofmt, go vet and staticcheck on every module.
+lint:
+	go tool buf lint
+	@bad=$$(gofmt -l $(MODULES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	@set -e; for m in $(MODULES); do echo "== vet+staticcheck $$m"; \
+		(cd $$m && GOWORK=off go vet ./... && go tool staticcheck ./...); done
+
+## breaking: buf breaking against the committed baseline image of the last proto release.
+breaking:
+	go tool buf breaking --against $(BASELINE)
+
+## generate: regenerate the Go code of the schema (committed under proto/).
+generate:
+	go tool buf generate
+
+## check-generated: fail if regenerating changes any file.
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
+		echo "generated code is stale: run 'make generate' and commit the result"; \
+		git status --porcelain -- proto; git diff --stat -- proto; exit 1; fi
+
+## check-modules: every module builds and vets alone (GOWORK=off) and depends only on modules below it.
+check-modules:
+	./scripts/check-modules
+
+## bench: transport benchmarks (round trips against raw SOCK_SEQPACKET).
+bench:
+	cd drpc && GOWORK=off go test -run '^$$' -bench . -benchmem ./...
+
+## baseline: refresh the breaking-change baseline; only when a proto/vX.Y.Z tag is cut (see RELEASING.md).
+baseline:
+	go tool buf build -o $(BASELINE)
+
+## ci: everything .ci/run checks.
+ci: check-modules test lint breaking check-generated
+
+clean:
+	rm -rf $(BIN)

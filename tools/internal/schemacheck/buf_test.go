@@ -1,0 +1,132 @@
+package schemacheck
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// repoRoot is the repository root, seen from this package's folder.
+var repoRoot = filepath.Join("..", "..", "..")
+
+// copySchema copies the root buf.yaml and every .proto file under proto/ into
+// a new temporary folder and returns it, so a test can change the copy.
+func copySchema(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(repoRoot, "buf.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dst, "buf.yaml"), cfg, 0o644))
+
+	src := filepath.Join(repoRoot, "proto")
+	err = filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".proto" {
+			return err
+		}
+		rel, err := filepath.Rel(repoRoot, path)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	require.NoError(t, err)
+	return dst
+}
+
+// runBuf runs `go tool buf args...` in dir and returns its combined output
+// and whether it succeeded. buf comes from this module's tool directives.
+func runBuf(t *testing.T, dir string, args ...string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(bufBinary(t), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var exitErr *exec.ExitError
+		require.ErrorAs(t, err, &exitErr, "buf did not run: %s", out)
+	}
+	return string(out), err == nil
+}
+
+// bufBinary returns the path of the buf binary that `go tool buf` runs for
+// this module (built and cached by the go command), so buf can run in a
+// temporary folder outside the module.
+func bufBinary(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "tool", "-n", "buf").Output()
+	require.NoError(t, err, "cannot build buf with 'go tool -n buf'")
+	return strings.TrimSpace(string(out))
+}
+
+// edit replaces old with new in the copied file rel, failing the test if old
+// is not there exactly once (so a schema change cannot silently void a case).
+func edit(t *testing.T, dir, rel, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, rel)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(data), old), "%s must hold %q exactly once", rel, old)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
+}
+
+// TestBreakingCheckDetectsWireChanges builds an image of the current schema
+// as the baseline, applies one change to a copy, and runs buf breaking with
+// the repository's configuration against it.
+func TestBreakingCheckDetectsWireChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs buf several times; skipped with -short")
+	}
+	const envelope = "proto/drpc/v1/drpc.proto"
+	tests := []struct {
+		name     string
+		file     string
+		old, new string
+		breaking bool
+		rule     string // a rule ID the failure must name
+	}{
+		{"field renumbered", envelope, "int64 sequence = 3;", "int64 sequence = 5;", true, "FIELD_NO_DELETE"},
+		{"field type changed", envelope, "int32 module = 1;", "int64 module = 1;", true, "FIELD_SAME_TYPE"},
+		{"enum value deleted", envelope, "  STATUS_FAILED_MARSHAL = 7;\n", "", true, "ENUM_VALUE_NO_DELETE"},
+		{"payload field renumbered", "proto/drpc/mgmt/v1/mgmt.proto", "uint32 map_version = 2;", "uint32 map_version = 4;", true, "FIELD_NO_DELETE"},
+		{"field added", envelope, "  bytes body = 4;\n", "  bytes body = 4;\n  // note is a new field.\n  string note = 5;\n", false, ""},
+		{"unchanged", envelope, "", "", false, ""},
+	}
+	base := copySchema(t)
+	image := filepath.Join(t.TempDir(), "baseline.binpb")
+	out, ok := runBuf(t, base, "build", "-o", image)
+	require.True(t, ok, "building the baseline image failed: %s", out)
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copySchema(t)
+			if tc.old != "" {
+				edit(t, dir, tc.file, tc.old, tc.new)
+			}
+			out, ok := runBuf(t, dir, "breaking", "--against", image, "--error-format", "json")
+			if !tc.breaking {
+				require.True(t, ok, "buf breaking rejected a compatible change:\n%s", out)
+				return
+			}
+			require.False(t, ok, "buf breaking accepted a breaking change")
+			require.Contains(t, out, `"type":"`+tc.rule+`"`, "buf breaking failed for another reason:\n%s", out)
+		})
+	}
+}
+
+// TestCommittedBaselineIsCompatible is `make breaking`: the schema in the
+// tree must not break the committed baseline of the last proto release.
+func TestCommittedBaselineIsCompatible(t *testing.T) {
+	out, ok := runBuf(t, repoRoot, "breaking", "--against", filepath.Join("breaking", "baseline.binpb"))
+	require.True(t, ok, "the schema breaks the committed baseline:\n%s", out)
+}
