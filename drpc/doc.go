@@ -1,4 +1,44 @@
-// Package drpc is a Go implementation of dRPC, the local RPC system that DAOS
-// uses between processes on one machine: protobuf Call and Response messages
-// over AF_UNIX SOCK_SEQPACKET sockets, in chunks with a 24-byte header.
+// Package drpc is a Go implementation of dRPC, the local RPC system DAOS uses
+// between processes on one machine: protobuf Call and Response messages over
+// AF_UNIX SOCK_SEQPACKET sockets, split into packets of at most 128 KiB that
+// each start with a 24-byte chunk header. It interoperates byte for byte with
+// the DAOS Go and C implementations.
+//
+// # Client
+//
+// A ClientConnection talks to one server socket. Calls are synchronous: the
+// connection sends a Call, waits for its Response and checks that the
+// response carries the call's sequence number. It is safe for concurrent
+// use; calls from many goroutines take turns.
+//
+//	conn := drpc.NewClientConnection("/var/run/daos_server/daos_server.sock")
+//	if err := conn.Connect(ctx); err != nil { ... }
+//	defer conn.Close()
+//	resp, err := conn.SendMsg(ctx, &drpc.Call{Module: 3, Method: 301, Body: body})
+//	// err: the call could not be sent or no valid response came back.
+//	// resp.Status: what the server reports; FailureFromResponse turns it
+//	// into an error.
+//
+// # Server
+//
+// A DomainSocketServer listens on one socket and runs one goroutine per
+// client connection (a Session). Calls name a module ID and a method ID; the
+// server routes them to the Module registered under that ID.
+//
+//	srv, err := drpc.NewDomainSocketServer(log, "/var/run/my.sock", 0o600)
+//	if err := srv.RegisterRPCModule(myModule); err != nil { ... }
+//	if err := srv.Start(ctx); err != nil { ... }
+//	...
+//	err = srv.Shutdown(ctx) // finish calls in flight, then close
+//
+// Module N owns the method IDs N*100+1 .. N*100+99 (ModuleMethodOffset).
+// A handler reports failure with a *Failure carrying a Status; any other
+// error is STATUS_FAILURE, and a handler that panics fails only that call.
+//
+// # Safety
+//
+// Start never takes over a path where a server listens or that holds
+// anything but a stale socket, and creates the socket file with exactly the
+// requested mode. A malformed packet, an oversized message or a peer that
+// vanishes mid-message closes that session only.
 package drpc

@@ -3,3 +3,9 @@ module github.com/cc532012/drpc/drpc
 go 1.26.7
 
 replace github.com/cc532012/drpc/proto => ../proto
+
+require (
+	github.com/cc532012/drpc/proto v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.49.0
+	google.golang.org/protobuf v1.36.12
+)

@@ -1,0 +1,49 @@
+package drpc
+
+import (
+	"errors"
+
+	"github.com/cc532012/drpc/drpc/internal/unixsock"
+	"github.com/cc532012/drpc/drpc/internal/wire"
+)
+
+// Errors returned by this package, wrapped with context; test for them with
+// errors.Is.
+var (
+	// ErrSocketInUse: Start found a server listening on the socket path.
+	ErrSocketInUse = unixsock.ErrSocketInUse
+	// ErrNotSocket: Start found a file that is not a socket at the path.
+	ErrNotSocket = unixsock.ErrNotSocket
+	// ErrSocketPathTooLong: the socket path is longer than the kernel allows
+	// (MaxSocketPathLen bytes).
+	ErrSocketPathTooLong = unixsock.ErrPathTooLong
+	// ErrSocketDirNotFound: the socket's directory is missing or not a
+	// directory.
+	ErrSocketDirNotFound = unixsock.ErrDirNotFound
+
+	// ErrMalformedPacket: the peer sent a packet that breaks the framing
+	// rules; the connection was closed.
+	ErrMalformedPacket = wire.ErrMalformedPacket
+	// ErrMessageTooLarge: a message is larger than the configured maximum
+	// (WithMaxMessageSize); the connection was closed.
+	ErrMessageTooLarge = wire.ErrMessageTooLarge
+
+	// ErrNotConnected: the client is not connected; call Connect first.
+	ErrNotConnected = errors.New("dRPC client is not connected")
+	// ErrSequenceMismatch: a response did not echo the call's sequence
+	// number; the connection was closed.
+	ErrSequenceMismatch = errors.New("dRPC response sequence does not match the call")
+	// ErrInvalidModule: RegisterRPCModule rejected a module (bad ID, a
+	// method outside the module's range, or a nil module).
+	ErrInvalidModule = errors.New("invalid dRPC module")
+	// ErrDuplicateModule: a module with the same ID is already registered.
+	ErrDuplicateModule = errors.New("dRPC module ID already registered")
+	// ErrServerStarted: Start was called on a server that was already
+	// started.
+	ErrServerStarted = errors.New("dRPC server already started")
+	// ErrServerClosed: the server has been shut down and cannot start again.
+	ErrServerClosed = errors.New("dRPC server is shut down")
+)
+
+// MaxSocketPathLen is the longest socket path the kernel accepts.
+const MaxSocketPathLen = unixsock.MaxPathLen

@@ -1,0 +1,125 @@
+package drpc
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// ModuleMethodOffset is the spacing of method IDs: module N owns the method
+// IDs N*ModuleMethodOffset+1 .. N*ModuleMethodOffset+ModuleMethodOffset-1.
+const ModuleMethodOffset = 100
+
+// MaxModuleID is the largest module ID whose method IDs fit in an int32.
+const MaxModuleID ModuleID = (math.MaxInt32 - (ModuleMethodOffset - 1)) / ModuleMethodOffset
+
+// ModuleID identifies a dRPC module (a group of related methods) on the wire.
+type ModuleID int32
+
+// MethodID identifies a dRPC method; IDs are unique across all modules.
+type MethodID int32
+
+// Module is a group of dRPC methods registered on a server under one ID.
+type Module interface {
+	// ID is the module ID that calls name.
+	ID() ModuleID
+	// String names the module in logs and errors.
+	String() string
+	// GetMethod returns the method with the given ID, or an error (a
+	// *Failure with StatusUnknownMethod, ideally) if the module has none.
+	GetMethod(id MethodID) (Method, error)
+	// HandleCall runs method with the marshalled request body and returns
+	// the marshalled reply. A *Failure error sets the response status; any
+	// other error answers StatusFailure. ctx ends when the client goes away
+	// or the server stops.
+	HandleCall(ctx context.Context, session *Session, method Method, body []byte) ([]byte, error)
+}
+
+// Method is one dRPC method of a module.
+type Method interface {
+	// ID is the method ID that calls name.
+	ID() MethodID
+	// Module is the ID of the module that serves the method.
+	Module() ModuleID
+	// String names the method in logs and errors.
+	String() string
+}
+
+// MethodRange returns the first and last method ID that module id owns.
+func MethodRange(id ModuleID) (first, last MethodID) {
+	base := MethodID(id) * ModuleMethodOffset
+	return base + 1, base + ModuleMethodOffset - 1
+}
+
+// owns reports whether method ID m lies in module id's range.
+func owns(id ModuleID, m MethodID) bool {
+	first, last := MethodRange(id)
+	return m >= first && m <= last
+}
+
+// NewMethod returns a Method with the given IDs and name, for modules that do
+// not need a type of their own. It is comparable: two calls with the same
+// arguments return equal values.
+func NewMethod(module ModuleID, id MethodID, name string) Method {
+	return method{module: module, id: id, name: name}
+}
+
+type method struct {
+	module ModuleID
+	id     MethodID
+	name   string
+}
+
+func (m method) ID() MethodID     { return m.id }
+func (m method) Module() ModuleID { return m.module }
+func (m method) String() string   { return m.name }
+
+// MethodLister is implemented by modules that can list their methods. The
+// server then checks every listed method at registration; modules without
+// it are probed with GetMethod over their whole ID range.
+type MethodLister interface {
+	Methods() []Method
+}
+
+// validateModule checks a module's ID and its methods' IDs.
+func validateModule(m Module) error {
+	if m == nil {
+		return fmt.Errorf("%w: module is nil", ErrInvalidModule)
+	}
+	id := m.ID()
+	if id < 0 || id > MaxModuleID {
+		return fmt.Errorf("%w: module %s has ID %d, want 0..%d", ErrInvalidModule, m, id, MaxModuleID)
+	}
+	check := func(meth Method) error {
+		if meth.Module() != id {
+			return fmt.Errorf("%w: method %s (%d) says it belongs to module %d, not to module %s (%d)", ErrInvalidModule, meth, meth.ID(), meth.Module(), m, id)
+		}
+		if !owns(id, meth.ID()) {
+			first, last := MethodRange(id)
+			return fmt.Errorf("%w: method %s of module %s has ID %d, outside the module's range %d..%d", ErrInvalidModule, meth, m, meth.ID(), first, last)
+		}
+		return nil
+	}
+	if lister, ok := m.(MethodLister); ok {
+		for _, meth := range lister.Methods() {
+			if err := check(meth); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first, last := MethodRange(id)
+	for mid := first; mid <= last; mid++ {
+		meth, err := m.GetMethod(mid)
+		if err != nil || meth == nil {
+			continue
+		}
+		if meth.ID() != mid {
+			return fmt.Errorf("%w: module %s returns method %s (%d) for ID %d", ErrInvalidModule, m, meth, meth.ID(), mid)
+		}
+		if err := check(meth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
