@@ -1,6 +1,7 @@
 package drpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/cc532012/drpc/drpc/internal/envelope"
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
@@ -32,9 +32,9 @@ type ClientConnection struct {
 	mu       sync.Mutex // serializes calls and guards everything below
 	conn     *net.UnixConn
 	recv     *wire.Receiver
-	frame    []byte // send buffer, reused
+	send     *wire.Sender
+	head     []byte // encoded call head, reused
 	sequence int64  // of the last call sent on this connection
-	call     Call   // the call as sent, reused
 
 	// Cancellation: a context's AfterFunc sets a past deadline on the
 	// connection, but only while the call that installed it is running.
@@ -71,6 +71,7 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 	}
 	c.conn = conn.(*net.UnixConn)
 	c.recv = wire.NewReceiver(c.conn, c.opts.maxMessageSize)
+	c.send = wire.NewSender(c.conn)
 	c.sequence = 0
 	c.connected.Store(true)
 	return nil
@@ -88,7 +89,7 @@ func (c *ClientConnection) closeLocked() error {
 		return nil
 	}
 	err := c.conn.Close()
-	c.conn, c.recv = nil, nil
+	c.conn, c.recv, c.send = nil, nil, nil
 	c.connected.Store(false)
 	if err != nil {
 		return fmt.Errorf("close dRPC connection to %s: %w", c.path, err)
@@ -121,16 +122,10 @@ func (c *ClientConnection) SendMsg(ctx context.Context, call *Call) (*Response, 
 
 	c.sequence++
 	seq := c.sequence
-	c.call.Module, c.call.Method, c.call.Sequence, c.call.Body = call.Module, call.Method, seq, call.Body
-	frame, err := proto.MarshalOptions{}.MarshalAppend(wire.AppendFrame(c.frame), &c.call)
-	c.call.Body = nil
-	if err != nil {
-		return nil, fmt.Errorf("encode dRPC call (module %d, method %d): %w", call.Module, call.Method, err)
-	}
-	c.frame = frame
+	c.head = envelope.AppendCallHead(c.head[:0], call.Module, call.Method, seq, len(call.Body))
 
 	watching := c.watch(ctx)
-	err = wire.Send(c.conn, frame)
+	err := c.send.Send(c.head, call.Body)
 	var msg []byte
 	if err == nil {
 		msg, err = c.recv.ReadMessage()
@@ -143,14 +138,18 @@ func (c *ClientConnection) SendMsg(ctx context.Context, call *Call) (*Response, 
 		return nil, c.callError(ctx, call, err)
 	}
 
-	resp := new(Response)
-	if err := proto.Unmarshal(msg, resp); err != nil {
+	r, err := envelope.DecodeResponse(msg)
+	if err != nil {
 		_ = c.closeLocked()
 		return nil, fmt.Errorf("dRPC response from %s (module %d, method %d) does not decode; connection closed: %w", c.path, call.Module, call.Method, err)
 	}
-	if resp.Sequence != seq {
+	if r.Sequence != seq {
 		_ = c.closeLocked()
-		return nil, fmt.Errorf("%w: sent %d, received %d from %s; connection closed", ErrSequenceMismatch, seq, resp.Sequence, c.path)
+		return nil, fmt.Errorf("%w: sent %d, received %d from %s; connection closed", ErrSequenceMismatch, seq, r.Sequence, c.path)
+	}
+	resp := &Response{Sequence: r.Sequence, Status: Status(r.Status)}
+	if len(r.Body) > 0 {
+		resp.Body = bytes.Clone(r.Body) // msg is the receiver's buffer
 	}
 	return resp, nil
 }

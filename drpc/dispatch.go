@@ -7,33 +7,36 @@ import (
 	"log/slog"
 	"runtime/debug"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/cc532012/drpc/drpc/internal/envelope"
 )
 
-// dispatch decodes one call from msg, runs it and fills resp. call and resp
-// are the session's own, reused for every call.
-func (srv *DomainSocketServer) dispatch(ctx context.Context, s *Session, msg []byte, call *Call, resp *Response) {
-	resp.Reset()
-	call.Reset()
-	if err := proto.Unmarshal(msg, call); err != nil {
+// reply is the response to one call, before it is encoded.
+type reply struct {
+	sequence int64
+	status   Status
+	body     []byte // only sent with StatusSuccess
+}
+
+// dispatch decodes one call from msg and runs it. The call's body, and so
+// possibly the reply's, aliases msg.
+func (srv *DomainSocketServer) dispatch(ctx context.Context, s *Session, msg []byte) reply {
+	call, err := envelope.DecodeCall(msg)
+	if err != nil {
 		srv.log.Warn("dRPC call does not decode", "session", s.id, "bytes", len(msg), "err", err)
-		resp.Sequence = -1
-		resp.Status = StatusFailedUnmarshalCall
-		return
+		return reply{sequence: -1, status: StatusFailedUnmarshalCall}
 	}
-	resp.Sequence = call.Sequence
 	body, err := srv.run(ctx, s, call)
 	if err != nil {
-		resp.Status = ErrorToStatus(err)
-		srv.log.Debug("dRPC call failed", "session", s.id, "module", call.Module, "method", call.Method, "status", resp.Status, "err", err)
-		return
+		status := ErrorToStatus(err)
+		srv.log.Debug("dRPC call failed", "session", s.id, "module", call.Module, "method", call.Method, "status", status, "err", err)
+		return reply{sequence: call.Sequence, status: status}
 	}
-	resp.Body = body
+	return reply{sequence: call.Sequence, status: StatusSuccess, body: body}
 }
 
 // run finds the call's module and method and runs the handler, turning a
 // panic into a StatusFailure error.
-func (srv *DomainSocketServer) run(ctx context.Context, s *Session, call *Call) (body []byte, err error) {
+func (srv *DomainSocketServer) run(ctx context.Context, s *Session, call envelope.Call) (body []byte, err error) {
 	mod, ok := srv.registry.lookup(ModuleID(call.Module))
 	if !ok {
 		return nil, UnknownModuleFailure()

@@ -30,8 +30,13 @@ type Module interface {
 	GetMethod(id MethodID) (Method, error)
 	// HandleCall runs method with the marshalled request body and returns
 	// the marshalled reply. A *Failure error sets the response status; any
-	// other error answers StatusFailure. ctx ends when the client goes away
-	// or the server stops.
+	// other error answers StatusFailure. ctx ends when the server stops
+	// without waiting for the call.
+	//
+	// body is only valid until HandleCall returns: it is the session's
+	// receive buffer, which the next call reuses (this saves copying every
+	// request). Decode it, return it (or part of it) as the reply, or copy
+	// it, but do not keep it.
 	HandleCall(ctx context.Context, session *Session, method Method, body []byte) ([]byte, error)
 }
 

@@ -7,8 +7,7 @@ import (
 	"net"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/cc532012/drpc/drpc/internal/envelope"
 	"github.com/cc532012/drpc/drpc/internal/unixsock"
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
@@ -55,11 +54,8 @@ func newSession(srv *DomainSocketServer, id uint64, conn *net.UnixConn) (*Sessio
 func (s *Session) serve(ctx context.Context) {
 	defer s.srv.endSession(s)
 	recv := wire.NewReceiver(s.conn, s.srv.opts.maxMessageSize)
-	var (
-		call  Call
-		resp  Response
-		frame []byte
-	)
+	send := wire.NewSender(s.conn)
+	var head []byte
 	for {
 		msg, err := recv.ReadMessage()
 		if err != nil {
@@ -70,16 +66,9 @@ func (s *Session) serve(ctx context.Context) {
 			s.srv.log.Debug("dRPC call refused: the server is shutting down", "session", s.id)
 			return
 		}
-		s.srv.dispatch(ctx, s, msg, &call, &resp)
-		frame = wire.AppendFrame(frame)
-		frame, err = proto.MarshalOptions{}.MarshalAppend(frame, &resp)
-		if err != nil {
-			s.srv.log.Error("dRPC response does not encode", "session", s.id, "err", err)
-			frame = wire.AppendFrame(frame)
-			frame, _ = proto.MarshalOptions{}.MarshalAppend(frame, &Response{Sequence: resp.Sequence, Status: StatusFailedMarshal})
-		}
-		resp.Body, call.Body = nil, nil // let the GC have them
-		if err := wire.Send(s.conn, frame); err != nil {
+		r := s.srv.dispatch(ctx, s, msg)
+		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body))
+		if err := send.Send(head, r.body); err != nil {
 			s.logEnd(err)
 			return
 		}

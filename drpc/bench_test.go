@@ -1,0 +1,209 @@
+package drpc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cc532012/drpc/drpc"
+)
+
+// The round-trip benchmarks run the server in another process (this test
+// binary, started again with benchServerEnv set), so client and server never
+// share a Go scheduler: the figures are those of two daemons on one machine.
+//
+// Next to every dRPC round trip they time a raw SOCK_SEQPACKET ping-pong of
+// the same payload with no framing at all (packets of up to 128 KiB, no
+// header, no protobuf) against the same process, and report the ratio as
+// x-raw (drpc-ns/op over raw-ns/op). Allocations are the dRPC client's (the
+// raw path allocates nothing). Run with: make bench.
+
+const (
+	benchServerEnv = "DRPC_BENCH_SERVER_DIR"
+	rawPacketSize  = 1 << 17
+)
+
+var benchSizes = []struct {
+	name string
+	size int
+}{
+	{"64B", 64},
+	{"4KiB", 4 << 10},
+	{"128KiB", 128 << 10},
+	{"1MiB", 1 << 20},
+}
+
+// runBenchServer serves dRPC (drpc.sock, the echo module) and raw ping-pong
+// (raw.sock) in dir until its standard input closes.
+func runBenchServer(dir string) int {
+	srv, err := drpc.NewDomainSocketServer(slog.New(slog.DiscardHandler), filepath.Join(dir, "drpc.sock"), 0o600)
+	if err == nil {
+		err = srv.RegisterRPCModule(&echoModule{block: make(chan struct{})})
+	}
+	if err == nil {
+		err = srv.Start(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	raw, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: filepath.Join(dir, "raw.sock"), Net: "unixpacket"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	go serveRaw(raw)
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = raw.Close()
+	_ = srv.Shutdown(context.Background())
+	return 0
+}
+
+// serveRaw answers raw ping-pong connections: the first packet holds the
+// payload size as 8 bytes; then each payload received (in packets of up to
+// rawPacketSize bytes) is sent back the same way.
+func serveRaw(ln *net.UnixListener) {
+	for {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			buf := make([]byte, rawPacketSize)
+			n, err := conn.Read(buf)
+			if err != nil || n != 8 {
+				return
+			}
+			size := int(binary.LittleEndian.Uint64(buf))
+			payload := make([]byte, size)
+			for {
+				if rawRecv(conn, payload) != nil || rawSend(conn, payload) != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+func rawSend(conn *net.UnixConn, payload []byte) error {
+	for off := 0; off < len(payload) || off == 0; off += rawPacketSize {
+		if _, err := conn.Write(payload[off:min(off+rawPacketSize, len(payload))]); err != nil {
+			return err
+		}
+		if len(payload) == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+func rawRecv(conn *net.UnixConn, payload []byte) error {
+	for got := 0; got < len(payload); {
+		n, err := conn.Read(payload[got:min(got+rawPacketSize, len(payload))])
+		if err != nil {
+			return err
+		}
+		got += n
+	}
+	return nil
+}
+
+// startBenchServer starts the server process and returns its directory.
+func startBenchServer(b *testing.B) string {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "drpcbench")
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = os.RemoveAll(dir) })
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), benchServerEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(b, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(b, err, "bench server did not start")
+	require.Equal(b, "ready\n", line)
+	return dir
+}
+
+func BenchmarkRoundTrip(b *testing.B) {
+	dir := startBenchServer(b)
+	ctx := context.Background()
+	for _, bs := range benchSizes {
+		b.Run(bs.name, func(b *testing.B) {
+			payload := pattern(bs.size)
+
+			client := drpc.NewClientConnection(filepath.Join(dir, "drpc.sock"))
+			require.NoError(b, client.Connect(ctx))
+			defer client.Close()
+			raw, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(dir, "raw.sock"), Net: "unixpacket"})
+			require.NoError(b, err)
+			defer raw.Close()
+			var hello [8]byte
+			binary.LittleEndian.PutUint64(hello[:], uint64(bs.size))
+			_, err = raw.Write(hello[:])
+			require.NoError(b, err)
+			echo := make([]byte, bs.size)
+
+			call := &drpc.Call{Module: 0, Method: int32(methodEcho), Body: payload}
+			sendDRPC := func() {
+				resp, err := client.SendMsg(ctx, call)
+				if err != nil || resp.Status != drpc.StatusSuccess || len(resp.Body) != bs.size {
+					b.Fatalf("dRPC echo failed: %v %v", err, resp)
+				}
+			}
+			sendRaw := func() {
+				if err := rawSend(raw, payload); err != nil {
+					b.Fatal(err)
+				}
+				if err := rawRecv(raw, echo); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 10 { // warm up both paths
+				sendDRPC()
+				sendRaw()
+			}
+
+			// The two are interleaved, call by call, so that whatever else
+			// the machine does weighs on both alike; ns/op counts both.
+			b.SetBytes(int64(2 * bs.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var drpcTime, rawTime time.Duration
+			for range b.N {
+				t0 := time.Now()
+				sendDRPC()
+				t1 := time.Now()
+				sendRaw()
+				drpcTime += t1.Sub(t0)
+				rawTime += time.Since(t1)
+			}
+			b.StopTimer()
+
+			b.ReportMetric(float64(drpcTime.Nanoseconds())/float64(b.N), "drpc-ns/op")
+			b.ReportMetric(float64(rawTime.Nanoseconds())/float64(b.N), "raw-ns/op")
+			b.ReportMetric(float64(drpcTime)/float64(rawTime), "x-raw")
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package wire
+
+import (
+	"fmt"
+	"io"
+	"net"
+)
+
+// Sender writes dRPC messages to one connection as packets, reusing its
+// scratch space. A Sender is not safe for concurrent use.
+//
+// On a *net.UnixConn each packet goes out with one writev of the header and
+// the slices of the message it carries, so message bytes are never copied
+// in user space. Other writers (tests, wrappers) get each packet assembled
+// in a scratch buffer and written with one Write.
+type Sender struct {
+	w       io.Writer
+	conn    *net.UnixConn // w, if it is one
+	header  [HeaderSize]byte
+	parts   [3][]byte
+	vec     net.Buffers
+	scratch []byte
+}
+
+// NewSender returns a Sender that writes packets to w, one packet per Write;
+// w must keep packet boundaries (a SOCK_SEQPACKET connection).
+func NewSender(w io.Writer) *Sender {
+	s := &Sender{w: w}
+	s.conn, _ = w.(*net.UnixConn)
+	return s
+}
+
+// Send writes the message made of head followed by body. Neither slice is
+// changed or retained.
+func (s *Sender) Send(head, body []byte) error {
+	headLen := uint64(len(head))
+	total := headLen + uint64(len(body))
+	chunks := ChunkCount(total)
+	h := Header{TotalDataSize: total, TotalChunks: uint32(chunks)}
+	for i := uint64(0); i < chunks; i++ {
+		start := i * MaxChunkData
+		end := min(start+MaxChunkData, total)
+		h.ChunkIdx = uint32(i)
+		h.ChunkDataSize = end - start
+		h.Put(s.header[:])
+
+		packet := append(s.parts[:0], s.header[:])
+		if start < headLen {
+			packet = append(packet, head[start:min(end, headLen)])
+		}
+		if end > headLen {
+			packet = append(packet, body[max(start, headLen)-headLen:end-headLen])
+		}
+		if err := s.write(packet); err != nil {
+			return fmt.Errorf("send dRPC %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// write sends the concatenation of parts as one packet.
+func (s *Sender) write(parts [][]byte) error {
+	if s.conn != nil {
+		s.vec = parts
+		_, err := s.vec.WriteTo(s.conn)
+		return err
+	}
+	s.scratch = s.scratch[:0]
+	for _, p := range parts {
+		s.scratch = append(s.scratch, p...)
+	}
+	_, err := s.w.Write(s.scratch)
+	return err
+}
