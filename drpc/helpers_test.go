@@ -29,13 +29,21 @@ const (
 func (m *echoModule) ID() drpc.ModuleID { return 0 }
 func (m *echoModule) String() string    { return "echo" }
 
+// echoMethods are the echo module's methods, built once: GetMethod runs on
+// every call.
+var echoMethods = map[drpc.MethodID]drpc.Method{
+	methodEcho:  drpc.NewMethod(0, methodEcho, "echo"),
+	methodFail:  drpc.NewMethod(0, methodFail, "fail"),
+	methodPanic: drpc.NewMethod(0, methodPanic, "panic"),
+	methodBlock: drpc.NewMethod(0, methodBlock, "block"),
+}
+
 func (m *echoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
-	names := map[drpc.MethodID]string{methodEcho: "echo", methodFail: "fail", methodPanic: "panic", methodBlock: "block"}
-	name, ok := names[id]
+	meth, ok := echoMethods[id]
 	if !ok {
 		return nil, drpc.UnknownMethodFailure()
 	}
-	return drpc.NewMethod(0, id, name), nil
+	return meth, nil
 }
 
 func (m *echoModule) HandleCall(ctx context.Context, _ *drpc.Session, meth drpc.Method, body []byte) ([]byte, error) {
