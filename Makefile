@@ -25,26 +25,32 @@ build:
 test:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...); done
 
-## lint: buf lint on the schema; gofmt, go vet and staticcheck on every module.
+## lint: buf lint on the schema (STANDARD and the dRPC ID rules of the
+## buf-plugin-drpc check plugin, which buf runs as `go tool buf-plugin-drpc`);
+## gofmt, go vet and staticcheck on every module.
 lint:
 	go tool buf lint
 	@bad=$$(gofmt -l $(MODULES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	@set -e; for m in $(MODULES); do echo "== vet+staticcheck $$m"; \
 		(cd $$m && GOWORK=off go vet ./... && go tool staticcheck ./...); done
 
-## breaking: buf breaking against the committed baseline image of the last proto release.
+## breaking: buf breaking (FILE and the dRPC ID rules of buf-plugin-drpc) against
+## the committed baseline image of the last proto release.
 breaking:
 	go tool buf breaking --against $(BASELINE)
 
-## generate: regenerate the Go code of the schema (committed under proto/).
+## generate: regenerate the Go code of the schema: the messages (protoc-gen-go,
+## committed under proto/) and the dRPC modules (protoc-gen-go-drpc, committed
+## under drpc/gen/).
 generate:
 	go tool buf generate
 
-## check-generated: fail if regenerating changes any file.
+## check-generated: fail if regenerating changes or adds any file under proto/ or drpc/gen/.
+GENERATED := proto drpc/gen
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make generate' and commit the result"; \
-		git status --porcelain -- proto; git diff --stat -- proto; exit 1; fi
+		git status --porcelain -- $(GENERATED); git diff --stat -- $(GENERATED); exit 1; fi
 
 ## check-modules: every module builds and vets alone (GOWORK=off) and depends only on modules below it.
 check-modules:

@@ -1,0 +1,144 @@
+// Package drpcopt reads the dRPC custom options of a schema, the
+// (drpc.v1.module_id) and (drpc.v1.reserved_method_ids) of services and the
+// (drpc.v1.method_id) of rpcs (proto/drpc/v1/options.proto), for the code
+// generator and the buf check plugin.
+//
+// Descriptors reach those tools from buf or protoc through different
+// decoders: their options may hold the dRPC options as known extension
+// fields, as dynamic ones, or as unknown fields. The functions here
+// re-encode the options and decode them again with the dRPC extensions
+// known, so every form reads the same.
+package drpcopt
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/cc532012/drpc/drpc"
+	drpcv1 "github.com/cc532012/drpc/proto/drpc/v1"
+)
+
+// Service is a service's dRPC IDs.
+type Service struct {
+	// Desc is the service.
+	Desc protoreflect.ServiceDescriptor
+	// ModuleID is the (drpc.v1.module_id) option; valid if HasModuleID.
+	ModuleID drpc.ModuleID
+	// HasModuleID tells whether the service sets (drpc.v1.module_id).
+	HasModuleID bool
+	// ReservedMethodIDs is the (drpc.v1.reserved_method_ids) option, in
+	// schema order.
+	ReservedMethodIDs []drpc.MethodID
+	// Methods are the service's rpcs, in schema order.
+	Methods []Method
+}
+
+// Method is an rpc's dRPC ID.
+type Method struct {
+	// Desc is the rpc.
+	Desc protoreflect.MethodDescriptor
+	// ID is the (drpc.v1.method_id) option; valid if HasID.
+	ID drpc.MethodID
+	// HasID tells whether the rpc sets (drpc.v1.method_id).
+	HasID bool
+}
+
+// IsReserved reports whether the service reserves method ID id.
+func (s Service) IsReserved(id drpc.MethodID) bool {
+	for _, r := range s.ReservedMethodIDs {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// InRange reports whether method ID id lies in the range of the service's
+// module (N*100+1 .. N*100+99); false if the service has no module ID.
+func (s Service) InRange(id drpc.MethodID) bool {
+	if !s.HasModuleID || !ValidModuleID(s.ModuleID) {
+		return false
+	}
+	first, last := drpc.MethodRange(s.ModuleID)
+	return id >= first && id <= last
+}
+
+// ValidModuleID reports whether a module ID fits the wire: its method IDs
+// must fit in an int32.
+func ValidModuleID(id drpc.ModuleID) bool {
+	return id >= 0 && id <= drpc.MaxModuleID
+}
+
+// Load reads the dRPC options of a service and of its rpcs.
+func Load(sd protoreflect.ServiceDescriptor) (Service, error) {
+	opts := new(descriptorpb.ServiceOptions)
+	if err := reparse(sd.Options(), opts); err != nil {
+		return Service{}, fmt.Errorf("options of service %s: %w", sd.FullName(), err)
+	}
+	s := Service{Desc: sd}
+	if proto.HasExtension(opts, drpcv1.E_ModuleId) {
+		s.ModuleID = drpc.ModuleID(proto.GetExtension(opts, drpcv1.E_ModuleId).(int32))
+		s.HasModuleID = true
+	}
+	for _, id := range proto.GetExtension(opts, drpcv1.E_ReservedMethodIds).([]int32) {
+		s.ReservedMethodIDs = append(s.ReservedMethodIDs, drpc.MethodID(id))
+	}
+	methods := sd.Methods()
+	for i := range methods.Len() {
+		md := methods.Get(i)
+		mopts := new(descriptorpb.MethodOptions)
+		if err := reparse(md.Options(), mopts); err != nil {
+			return Service{}, fmt.Errorf("options of rpc %s: %w", md.FullName(), err)
+		}
+		m := Method{Desc: md}
+		if proto.HasExtension(mopts, drpcv1.E_MethodId) {
+			m.ID = drpc.MethodID(proto.GetExtension(mopts, drpcv1.E_MethodId).(int32))
+			m.HasID = true
+		}
+		s.Methods = append(s.Methods, m)
+	}
+	return s, nil
+}
+
+// LoadFile reads the dRPC options of every service of a file, in schema
+// order.
+func LoadFile(fd protoreflect.FileDescriptor) ([]Service, error) {
+	services := fd.Services()
+	out := make([]Service, 0, services.Len())
+	for i := range services.Len() {
+		s, err := Load(services.Get(i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// extensions resolves the dRPC options, and only them.
+var extensions = func() *protoregistry.Types {
+	types := new(protoregistry.Types)
+	for _, xt := range []protoreflect.ExtensionType{drpcv1.E_ModuleId, drpcv1.E_ReservedMethodIds, drpcv1.E_MethodId} {
+		if err := types.RegisterExtension(xt); err != nil {
+			panic(err) // the three numbers are distinct per extendee
+		}
+	}
+	return types
+}()
+
+// reparse copies the options src into dst through their encoding, decoding
+// the dRPC extensions as known fields.
+func reparse(src protoreflect.ProtoMessage, dst proto.Message) error {
+	if src == nil {
+		return nil
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(src)
+	if err != nil {
+		return err
+	}
+	return proto.UnmarshalOptions{Resolver: extensions}.Unmarshal(b, dst)
+}
