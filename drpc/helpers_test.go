@@ -2,21 +2,35 @@ package drpc_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
 // echoModule is module 0 of the tests: method 1 echoes the body, method 2
 // fails with the status in the body's first byte, method 3 panics, method 4
-// blocks until its context ends or the body's channel (see blockers) fires.
+// blocks until its context ends or block is closed, method 5 answers the
+// session's peer credentials as "pid uid gid".
 type echoModule struct {
 	block chan struct{} // method 4 waits on it
+
+	started  atomic.Int32 // method 4 calls started so far
+	blocked  atomic.Int32 // method 4 calls waiting now
+	ctxEnded atomic.Int32 // method 4 calls ended by their context
 }
 
 const (
@@ -24,6 +38,7 @@ const (
 	methodFail  drpc.MethodID = 2
 	methodPanic drpc.MethodID = 3
 	methodBlock drpc.MethodID = 4
+	methodCreds drpc.MethodID = 5
 )
 
 func (m *echoModule) ID() drpc.ModuleID { return 0 }
@@ -36,6 +51,7 @@ var echoMethods = map[drpc.MethodID]drpc.Method{
 	methodFail:  drpc.NewMethod(0, methodFail, "fail"),
 	methodPanic: drpc.NewMethod(0, methodPanic, "panic"),
 	methodBlock: drpc.NewMethod(0, methodBlock, "block"),
+	methodCreds: drpc.NewMethod(0, methodCreds, "creds"),
 }
 
 func (m *echoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
@@ -46,7 +62,7 @@ func (m *echoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	return meth, nil
 }
 
-func (m *echoModule) HandleCall(ctx context.Context, _ *drpc.Session, meth drpc.Method, body []byte) ([]byte, error) {
+func (m *echoModule) HandleCall(ctx context.Context, s *drpc.Session, meth drpc.Method, body []byte) ([]byte, error) {
 	switch meth.ID() {
 	case methodEcho:
 		return body, nil
@@ -55,12 +71,19 @@ func (m *echoModule) HandleCall(ctx context.Context, _ *drpc.Session, meth drpc.
 	case methodPanic:
 		panic("handler bug")
 	case methodBlock:
+		m.blocked.Add(1)
+		defer m.blocked.Add(-1)
+		m.started.Add(1)
 		select {
 		case <-m.block:
 			return []byte("done"), nil
 		case <-ctx.Done():
+			m.ctxEnded.Add(1)
 			return nil, ctx.Err()
 		}
+	case methodCreds:
+		c := s.PeerCredentials()
+		return fmt.Appendf(nil, "%d %d %d", c.PID, c.UID, c.GID), nil
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -84,7 +107,13 @@ func startServer(t testing.TB, opts ...drpc.Option) (*drpc.DomainSocketServer, *
 	mod := &echoModule{block: make(chan struct{})}
 	require.NoError(t, srv.RegisterRPCModule(mod))
 	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded, so that a handler a failed test left blocked cannot hang
+		// the run.
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
 	return srv, mod
 }
 
@@ -96,3 +125,169 @@ func connect(t testing.TB, srv *drpc.DomainSocketServer, opts ...drpc.Option) *d
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// hangGuard bounds every wait of the tests: long enough never to decide a
+// result on a slow machine, short enough that a hang fails instead of
+// stalling the run.
+const hangGuard = 10 * time.Second
+
+// eventually waits until cond holds, failing the test after hangGuard.
+func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	require.Eventually(t, cond, hangGuard, 2*time.Millisecond, msgAndArgs...)
+}
+
+// sessionsDropTo waits until srv has n sessions.
+func sessionsDropTo(t testing.TB, srv *drpc.DomainSocketServer, n int) {
+	t.Helper()
+	eventually(t, func() bool { return srv.GetNumSessions() == n }, "the server should get to %d session(s)", n)
+}
+
+// echo makes an echo call on c and checks its answer.
+func echo(t testing.TB, c *drpc.ClientConnection, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	resp, err := c.SendMsg(ctx, &drpc.Call{Method: int32(methodEcho), Body: []byte(body)})
+	require.NoError(t, err)
+	require.Equal(t, drpc.StatusSuccess, resp.Status)
+	require.Equal(t, body, string(resp.Body))
+}
+
+// serverWorks checks that srv accepts a new connection and answers a call
+// on it.
+func serverWorks(t testing.TB, srv *drpc.DomainSocketServer) {
+	t.Helper()
+	c := drpc.NewClientConnection(srv.GetSocketPath())
+	require.NoError(t, c.Connect(context.Background()))
+	defer c.Close()
+	echo(t, c, "still serving")
+}
+
+// dialPacket opens a raw SOCK_SEQPACKET connection to path, closed when the
+// test ends, for tests that write packets by hand.
+func dialPacket(t testing.TB, path string) *net.UnixConn {
+	t.Helper()
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// chunkPacket returns a packet made of header h and data.
+func chunkPacket(h wire.Header, data []byte) []byte {
+	p := make([]byte, wire.HeaderSize, wire.HeaderSize+len(data))
+	h.Put(p)
+	return append(p, data...)
+}
+
+// messagePackets returns the packets that carry msg.
+func messagePackets(msg []byte) [][]byte {
+	chunks := wire.ChunkCount(uint64(len(msg)))
+	packets := make([][]byte, chunks)
+	for i := range packets {
+		data := msg[i*wire.MaxChunkData : min((i+1)*wire.MaxChunkData, len(msg))]
+		packets[i] = chunkPacket(wire.Header{
+			TotalDataSize: uint64(len(msg)),
+			ChunkDataSize: uint64(len(data)),
+			ChunkIdx:      uint32(i),
+			TotalChunks:   uint32(chunks),
+		}, data)
+	}
+	return packets
+}
+
+// marshalCall encodes call the way every dRPC peer does.
+func marshalCall(t testing.TB, call *drpc.Call) []byte {
+	t.Helper()
+	b, err := proto.Marshal(call)
+	require.NoError(t, err)
+	return b
+}
+
+// writePackets writes packets on c, one per Write, and returns the first
+// error (the peer may have closed the connection).
+func writePackets(c *net.UnixConn, packets ...[]byte) error {
+	for _, p := range packets {
+		if _, err := c.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readResponse reads one message from c and decodes it as a Response.
+func readResponse(t testing.TB, c *net.UnixConn) *drpc.Response {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(hangGuard)))
+	msg, err := wire.NewReceiver(c, 0).ReadMessage()
+	require.NoError(t, err)
+	resp := new(drpc.Response)
+	require.NoError(t, proto.Unmarshal(msg, resp))
+	return resp
+}
+
+// waitClosed waits until the peer of c closes the connection, reading and
+// dropping whatever arrives before.
+func waitClosed(t testing.TB, c *net.UnixConn) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(hangGuard)))
+	buf := make([]byte, wire.MaxPacketSize)
+	for {
+		_, err := c.Read(buf)
+		if err == nil {
+			continue
+		}
+		require.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET), "the server should close the connection, got %v", err)
+		return
+	}
+}
+
+// blockingCall starts a call of the blocking method on c and returns where
+// its outcome will arrive, once the handler runs.
+func blockingCall(t *testing.T, c *drpc.ClientConnection, mod *echoModule) <-chan callResult {
+	t.Helper()
+	before := mod.started.Load()
+	out := make(chan callResult, 1)
+	go func() {
+		resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodBlock)})
+		out <- callResult{resp, err}
+	}()
+	eventually(t, func() bool { return mod.started.Load() > before }, "the handler should be running")
+	return out
+}
+
+type callResult struct {
+	resp *drpc.Response
+	err  error
+}
+
+// receive waits for a value from ch, failing after hangGuard.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(hangGuard):
+		require.FailNow(t, "timed out waiting for "+what)
+		panic("unreachable")
+	}
+}
+
+// newServer returns a server with the echo module for path, not started,
+// shut down when the test ends.
+func newServer(t *testing.T, path string, mode os.FileMode) *drpc.DomainSocketServer {
+	t.Helper()
+	srv, err := drpc.NewDomainSocketServer(nil, path, mode)
+	require.NoError(t, err)
+	require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// threeChunks is the size of a message of three chunks.
+const threeChunks = 2*wire.MaxChunkData + 10

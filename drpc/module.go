@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // ModuleMethodOffset is the spacing of method IDs: module N owns the method
@@ -90,6 +91,10 @@ type MethodLister interface {
 func validateModule(m Module) error {
 	if m == nil {
 		return fmt.Errorf("%w: module is nil", ErrInvalidModule)
+	}
+	if v := reflect.ValueOf(m); v.Kind() == reflect.Pointer && v.IsNil() {
+		// Its methods would most likely dereference it.
+		return fmt.Errorf("%w: module is nil (%T)", ErrInvalidModule, m)
 	}
 	id := m.ID()
 	if id < 0 || id > MaxModuleID {

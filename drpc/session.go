@@ -53,6 +53,9 @@ func newSession(srv *DomainSocketServer, id uint64, conn *net.UnixConn) (*Sessio
 // something malformed, or the server shuts down.
 func (s *Session) serve(ctx context.Context) {
 	defer s.srv.endSession(s)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hangup := newHangupWatch(s.conn, cancel)
 	recv := wire.NewReceiver(s.conn, s.srv.opts.maxMessageSize)
 	send := wire.NewSender(s.conn)
 	var head []byte
@@ -66,7 +69,9 @@ func (s *Session) serve(ctx context.Context) {
 			s.srv.log.Debug("dRPC call refused: the server is shutting down", "session", s.id)
 			return
 		}
+		hangup.start()
 		r := s.srv.dispatch(ctx, s, msg)
+		hangup.stop()
 		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body))
 		if err := send.Send(head, r.body); err != nil {
 			s.logEnd(err)

@@ -21,11 +21,15 @@ const MaxPathLen = len(unix.RawSockaddrUnix{}.Path) - 1
 var umaskMu sync.Mutex
 
 // Listener is a listening SOCK_SEQPACKET socket that remembers the file it
-// created, so that Remove deletes that file and never a successor's.
+// created, so that Close (or Remove) deletes that file and never a
+// successor's.
 type Listener struct {
 	*net.UnixListener
 	path     string
 	dev, ino uint64
+
+	mu     sync.Mutex // guards closed, and orders Remove before the close
+	closed bool
 }
 
 // CheckPath reports why path cannot hold a socket, if it cannot: it is empty,
@@ -94,8 +98,33 @@ func Listen(path string, mode os.FileMode) (*Listener, error) {
 	return l, nil
 }
 
+// Close removes the socket file, if it is still the one Listen created, and
+// then closes the socket. The file goes first because only while the socket
+// is open does the inode number identify the file: once the socket is
+// closed and the file unlinked, the file system may give the same number to
+// a file created in its place at once.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.removeLocked()
+		l.closed = true
+	}
+	return l.UnixListener.Close()
+}
+
 // Remove deletes the socket file if it is still the one Listen created.
+// After Close it does nothing: Close has removed the file, and the inode
+// number no longer tells whose a file at the path is.
 func (l *Listener) Remove() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.removeLocked()
+	}
+}
+
+func (l *Listener) removeLocked() {
 	var st unix.Stat_t
 	if err := unix.Lstat(l.path, &st); err != nil {
 		return

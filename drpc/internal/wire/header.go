@@ -59,5 +59,5 @@ func ChunkCount(size uint64) uint64 {
 	if size == 0 {
 		return 1
 	}
-	return (size + MaxChunkData - 1) / MaxChunkData
+	return (size-1)/MaxChunkData + 1 // cannot overflow, unlike size+MaxChunkData-1
 }
