@@ -31,8 +31,8 @@ type Module interface {
 	GetMethod(id MethodID) (Method, error)
 	// HandleCall runs method with the marshalled request body and returns
 	// the marshalled reply. A *Failure error sets the response status; any
-	// other error answers StatusFailure. ctx ends when the server stops
-	// without waiting for the call.
+	// other error answers StatusFailure. ctx ends when the client hangs
+	// up during the call, or when the server stops without waiting for it.
 	//
 	// body is only valid until HandleCall returns: it is the session's
 	// receive buffer, which the next call reuses (this saves copying every

@@ -172,10 +172,10 @@ func (srv *DomainSocketServer) GetNumSessions() int {
 	return len(srv.sessions)
 }
 
-// Shutdown stops the server: it stops accepting connections, closes idle
-// sessions, lets calls in flight finish and answer until ctx ends, then
-// closes every remaining session, ends the handlers' context and removes the
-// socket file it created. It returns ctx's error if calls were cut off.
+// Shutdown stops the server: it removes the socket file it created and stops
+// accepting connections, closes idle sessions, lets calls in flight finish
+// and answer until ctx ends, then closes every remaining session and ends
+// the handlers' context. It returns ctx's error if calls were cut off.
 // Calling it again, or concurrently, waits for the first call and returns
 // its result.
 func (srv *DomainSocketServer) Shutdown(ctx context.Context) error {
@@ -215,7 +215,6 @@ func (srv *DomainSocketServer) Shutdown(ctx context.Context) error {
 		}
 	}
 	srv.cancel()
-	srv.ln.Remove()
 	srv.log.Info("dRPC server stopped", "socket", srv.path)
 	srv.shutdownEr = err
 	close(srv.shutdownCh)

@@ -91,8 +91,7 @@ func Listen(path string, mode os.FileMode) (*Listener, error) {
 	// A default ACL on the directory can override the umask: make the mode
 	// exact in every case.
 	if err := os.Chmod(path, mode.Perm()); err != nil {
-		l.Remove()
-		_ = ln.Close()
+		_ = l.Close() // removes the file too
 		return nil, fmt.Errorf("set mode %v on socket %s: %w", mode.Perm(), path, err)
 	}
 	return l, nil

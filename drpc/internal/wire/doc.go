@@ -16,7 +16,7 @@
 // size before it allocates, and also accepts the header-only packet with
 // total_chunks = 0 that the DAOS C library sends for an empty message.
 //
-// Both directions avoid copies: Send writes each header into the bytes just
-// in front of its chunk, and Receiver reads each packet straight into place
-// in one reusable buffer.
+// Both directions avoid copies: a Sender writes each packet with one writev
+// of the header and the slices of the message it carries, and a Receiver
+// reads each packet straight into place in one reusable buffer.
 package wire

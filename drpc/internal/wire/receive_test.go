@@ -96,7 +96,7 @@ func TestReceiverOverSocket(t *testing.T) {
 	msgs := [][]byte{testMessage(5*MaxChunkData + 3), testMessage(MaxChunkData), nil, []byte("x"), testMessage(2*MaxChunkData + 1)}
 	go func() {
 		for _, m := range msgs {
-			if err := Send(a, frameOf(m)); err != nil {
+			if err := NewSender(a).Send(nil, m); err != nil {
 				return
 			}
 		}
@@ -423,7 +423,7 @@ func FuzzReceiver(f *testing.F) {
 		var w packetRecorder
 		s := NewSender(&w)
 		for _, m := range msgs {
-			require.NoError(t, Send(&w, frameOf(m)))
+			require.NoError(t, NewSender(&w).Send(nil, m))
 			split := len(m) / 3 // the Sender takes a head and a body
 			require.NoError(t, s.Send(m[:split], m[split:]))
 		}

@@ -53,11 +53,6 @@ func sendPackets(t testing.TB, msg []byte) [][]byte {
 	return packets
 }
 
-// frameOf returns a fresh frame holding msg, ready for Send.
-func frameOf(msg []byte) []byte {
-	return append(AppendFrame(nil), msg...)
-}
-
 // socketpair returns both ends of a connected AF_UNIX SOCK_SEQPACKET
 // socket pair, closed when the test ends.
 func socketpair(t testing.TB) (a, b *net.UnixConn) {
@@ -120,11 +115,11 @@ func TestReferencePackets(t *testing.T) {
 	}
 }
 
-func TestSendSplitsIntoPackets(t *testing.T) {
+func TestSenderSplitsMessagesIntoPackets(t *testing.T) {
 	for _, size := range sendSizes {
 		msg := testMessage(size)
 		var w packetRecorder
-		require.NoError(t, Send(&w, frameOf(msg)))
+		require.NoError(t, NewSender(&w).Send(nil, msg))
 		assert.Equal(t, sendPackets(t, msg), w.packets, "size %d", size)
 	}
 }
@@ -165,58 +160,17 @@ func TestSenderOverSocket(t *testing.T) {
 	}
 }
 
-func TestSendOverSocket(t *testing.T) {
-	a, b := socketpair(t)
-	for _, size := range []int{0, 10, MaxChunkData, 2*MaxChunkData + 5} {
-		msg := testMessage(size)
-		want := sendPackets(t, msg)
-		errc := make(chan error, 1)
-		go func() { errc <- Send(a, frameOf(msg)) }()
-		assert.Equal(t, want, readPackets(t, b, len(want)), "size %d", size)
-		require.NoError(t, <-errc)
-	}
-}
-
-func TestSendShortFrame(t *testing.T) {
-	var w packetRecorder
-	err := Send(&w, make([]byte, HeaderSize-1))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "no room for the 24-byte header")
-	assert.Empty(t, w.packets)
-}
-
 func TestSendWriteError(t *testing.T) {
 	msg := testMessage(3 * MaxChunkData)
-	for name, send := range map[string]func(w *packetRecorder) error{
-		"Send":   func(w *packetRecorder) error { return Send(w, frameOf(msg)) },
-		"Sender": func(w *packetRecorder) error { return NewSender(w).Send(msg[:10], msg[10:]) },
-	} {
-		w := packetRecorder{failAt: 2}
-		err := send(&w)
-		require.ErrorIs(t, err, errWriteFailed, name)
-		assert.Contains(t, err.Error(), "chunk 1 of 3", name)
-		assert.Len(t, w.packets, 1, "%s stops at the first failed write", name)
-	}
+	w := packetRecorder{failAt: 2}
+	err := NewSender(&w).Send(msg[:10], msg[10:])
+	require.ErrorIs(t, err, errWriteFailed)
+	assert.Contains(t, err.Error(), "chunk 1 of 3")
+	assert.Len(t, w.packets, 1, "Send stops at the first failed write")
 }
 
 func TestSendToClosedSocket(t *testing.T) {
 	a, b := socketpair(t)
 	require.NoError(t, b.Close())
-	assert.ErrorIs(t, Send(a, frameOf([]byte("hello"))), unix.EPIPE)
 	assert.ErrorIs(t, NewSender(a).Send([]byte("he"), []byte("llo")), unix.EPIPE)
-}
-
-func TestAppendFrame(t *testing.T) {
-	f := AppendFrame(nil)
-	assert.Len(t, f, HeaderSize)
-	assert.GreaterOrEqual(t, cap(f), MaxPacketSize, "a new frame has room for one full packet")
-
-	buf := make([]byte, 100, 1000)
-	f = AppendFrame(buf)
-	assert.Len(t, f, HeaderSize)
-	assert.Equal(t, 1000, cap(f))
-	assert.Same(t, &buf[0], &f[0], "AppendFrame reuses a buffer with room")
-
-	f = AppendFrame(make([]byte, 0, HeaderSize-1))
-	assert.Len(t, f, HeaderSize)
 }

@@ -403,8 +403,8 @@ drpc.Invoke for the other errors.`)
 func (fg *fileGen) server(s service) {
 	iface, unimpl := serverName(s), unimplementedName(s)
 	fg.doc(fmt.Sprintf("%s is an implementation of %s, dRPC module %d; New%sModule serves it.", iface, s.GoName, s.ids.ModuleID, s.GoName),
-		schemaText(s.Comments.Leading), fmt.Sprintf(`Each method receives the call's context (it ends when the server stops
-without waiting for the call), its session (for the peer's credentials) and the
+		schemaText(s.Comments.Leading), fmt.Sprintf(`Each method receives the call's context (it ends when the client hangs up
+or the server stops without waiting for the call), its session (for the peer's credentials) and the
 decoded request. A *drpc.Failure error sets the response status; any other
 error answers FAILURE. A nil reply with a nil error sends an empty reply.
 Embed %s to keep compiling when rpcs are added to the schema.`, unimpl))

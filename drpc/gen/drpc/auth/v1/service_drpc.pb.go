@@ -80,12 +80,12 @@ func (c *securityAgentServiceClient) RequestCredentials(ctx context.Context, req
 // SecurityAgentService is dRPC module 1, served by the agent: it gives local
 // processes a signed credential for the identity of their socket peer.
 //
-// Each method receives the call's context (it ends when the server stops
-// without waiting for the call), its session (for the peer's credentials) and
-// the decoded request. A *drpc.Failure error sets the response status; any
-// other error answers FAILURE. A nil reply with a nil error sends an empty
-// reply. Embed UnimplementedSecurityAgentServiceServer to keep compiling when
-// rpcs are added to the schema.
+// Each method receives the call's context (it ends when the client hangs up or
+// the server stops without waiting for the call), its session (for the peer's
+// credentials) and the decoded request. A *drpc.Failure error sets the
+// response status; any other error answers FAILURE. A nil reply with a nil
+// error sends an empty reply. Embed UnimplementedSecurityAgentServiceServer to
+// keep compiling when rpcs are added to the schema.
 type SecurityAgentServiceServer interface {
 	// RequestCredentials returns a credential for the calling process.
 	//
@@ -230,12 +230,12 @@ func (c *securityServiceClient) ValidateCredentials(ctx context.Context, req *au
 // SecurityService is dRPC module 4, served by the server: it checks
 // credentials that clients present.
 //
-// Each method receives the call's context (it ends when the server stops
-// without waiting for the call), its session (for the peer's credentials) and
-// the decoded request. A *drpc.Failure error sets the response status; any
-// other error answers FAILURE. A nil reply with a nil error sends an empty
-// reply. Embed UnimplementedSecurityServiceServer to keep compiling when rpcs
-// are added to the schema.
+// Each method receives the call's context (it ends when the client hangs up or
+// the server stops without waiting for the call), its session (for the peer's
+// credentials) and the decoded request. A *drpc.Failure error sets the
+// response status; any other error answers FAILURE. A nil reply with a nil
+// error sends an empty reply. Embed UnimplementedSecurityServiceServer to keep
+// compiling when rpcs are added to the schema.
 type SecurityServiceServer interface {
 	// ValidateCredentials verifies a credential and returns its token.
 	//

@@ -111,12 +111,12 @@ func (c *mgmtServiceClient) PingRank(ctx context.Context, req *mgmtv1.PingRankRe
 //
 // MgmtService is dRPC module 2, served by engines and called by the server.
 //
-// Each method receives the call's context (it ends when the server stops
-// without waiting for the call), its session (for the peer's credentials) and
-// the decoded request. A *drpc.Failure error sets the response status; any
-// other error answers FAILURE. A nil reply with a nil error sends an empty
-// reply. Embed UnimplementedMgmtServiceServer to keep compiling when rpcs are
-// added to the schema.
+// Each method receives the call's context (it ends when the client hangs up or
+// the server stops without waiting for the call), its session (for the peer's
+// credentials) and the decoded request. A *drpc.Failure error sets the
+// response status; any other error answers FAILURE. A nil reply with a nil
+// error sends an empty reply. Embed UnimplementedMgmtServiceServer to keep
+// compiling when rpcs are added to the schema.
 type MgmtServiceServer interface {
 	// SetRank assigns the engine its rank.
 	//

@@ -93,12 +93,12 @@ func (c *srvServiceClient) ClusterEvent(ctx context.Context, req *srvv1.ClusterE
 //
 // SrvService is dRPC module 3, served by the server and called by engines.
 //
-// Each method receives the call's context (it ends when the server stops
-// without waiting for the call), its session (for the peer's credentials) and
-// the decoded request. A *drpc.Failure error sets the response status; any
-// other error answers FAILURE. A nil reply with a nil error sends an empty
-// reply. Embed UnimplementedSrvServiceServer to keep compiling when rpcs are
-// added to the schema.
+// Each method receives the call's context (it ends when the client hangs up or
+// the server stops without waiting for the call), its session (for the peer's
+// credentials) and the decoded request. A *drpc.Failure error sets the
+// response status; any other error answers FAILURE. A nil reply with a nil
+// error sends an empty reply. Embed UnimplementedSrvServiceServer to keep
+// compiling when rpcs are added to the schema.
 type SrvServiceServer interface {
 	// NotifyReady registers a started engine with the server.
 	//

@@ -75,12 +75,12 @@ func (c *testServiceClient) Echo(ctx context.Context, req *testv1.EchoRequest) (
 //
 // TestService is dRPC module 0.
 //
-// Each method receives the call's context (it ends when the server stops
-// without waiting for the call), its session (for the peer's credentials) and
-// the decoded request. A *drpc.Failure error sets the response status; any
-// other error answers FAILURE. A nil reply with a nil error sends an empty
-// reply. Embed UnimplementedTestServiceServer to keep compiling when rpcs are
-// added to the schema.
+// Each method receives the call's context (it ends when the client hangs up or
+// the server stops without waiting for the call), its session (for the peer's
+// credentials) and the decoded request. A *drpc.Failure error sets the
+// response status; any other error answers FAILURE. A nil reply with a nil
+// error sends an empty reply. Embed UnimplementedTestServiceServer to keep
+// compiling when rpcs are added to the schema.
 type TestServiceServer interface {
 	// Echo returns the request's payload.
 	//
