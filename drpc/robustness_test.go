@@ -82,6 +82,27 @@ func TestHandlerContextEndsWhenClientHangsUp(t *testing.T) {
 	sessionsDropTo(t, srv, 0)
 }
 
+// TestSlowCallKeepsItsSession checks that watching a long call for a hang-up
+// neither ends it nor eats the session's next call.
+func TestSlowCallKeepsItsSession(t *testing.T) {
+	srv, mod := startServer(t)
+	c := connect(t, srv)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodBlock)})
+		if err == nil && string(resp.Body) != "done" {
+			err = fmt.Errorf("unexpected reply %q", resp.Body)
+		}
+		done <- err
+	}()
+	eventually(t, func() bool { return mod.blocked.Load() == 1 })
+	time.Sleep(3 * drpc.HangupWatchDelay) // long enough for the watch to start
+	close(mod.block)
+	require.NoError(t, <-done)
+	assert.Equal(t, int32(0), mod.ctxEnded.Load(), "the client stayed: the call's context must not end")
+	echo(t, c, "next call on the same session")
+}
+
 func TestClientSendsGarbage(t *testing.T) {
 	three := wire.Header{TotalDataSize: threeChunks, ChunkDataSize: wire.MaxChunkData, TotalChunks: 3}
 	full := make([]byte, wire.MaxChunkData)

@@ -39,6 +39,7 @@ type DomainSocketServer struct {
 	cancel     context.CancelFunc // ends the handlers' context
 	stopWatch  func() bool        // stops watching Start's context
 	wg         sync.WaitGroup     // the accept loop and every session
+	hangups    hangupWatchdog     // watches long calls for clients that hang up
 	shutdownCh chan struct{}      // closed when Shutdown has finished
 	shutdownEr error
 }
@@ -103,6 +104,7 @@ func (srv *DomainSocketServer) Start(ctx context.Context) error {
 	srv.stopWatch = context.AfterFunc(ctx, func() {
 		_ = srv.Shutdown(ctx) // ctx has ended: stop now
 	})
+	srv.hangups.init(srv.checkHangups)
 	srv.wg.Add(1)
 	go srv.acceptLoop(handlerCtx)
 	srv.log.Info("dRPC server listening", "socket", srv.path, "mode", fmt.Sprintf("%#o", srv.mode))
@@ -145,15 +147,17 @@ func (srv *DomainSocketServer) startSession(ctx context.Context, conn *net.UnixC
 		return
 	}
 	srv.nextID++
-	s, err := newSession(srv, srv.nextID, conn)
+	sessionCtx, cancel := context.WithCancelCause(ctx)
+	s, err := newSession(srv, srv.nextID, conn, cancel)
 	if err != nil {
+		cancel(nil)
 		srv.log.Error("dRPC connection refused", "socket", srv.path, "err", err)
 		_ = conn.Close()
 		return
 	}
 	srv.sessions[s] = struct{}{}
 	srv.wg.Add(1)
-	go s.serve(ctx)
+	go s.serve(sessionCtx)
 }
 
 // endSession closes a session's connection and forgets it.
@@ -215,6 +219,7 @@ func (srv *DomainSocketServer) Shutdown(ctx context.Context) error {
 		}
 	}
 	srv.cancel()
+	srv.hangups.stop()
 	srv.log.Info("dRPC server stopped", "socket", srv.path)
 	srv.shutdownEr = err
 	close(srv.shutdownCh)
@@ -229,4 +234,18 @@ func (srv *DomainSocketServer) forceClose(ctx context.Context) error {
 		s.close()
 	}
 	return fmt.Errorf("dRPC server on %s: %d session(s) closed before their calls finished: %w", srv.path, len(srv.sessions), ctx.Err())
+}
+
+// checkHangups starts the hang-up watch of every call that has run for
+// hangupWatchDelay; it reports whether any call is in flight.
+func (srv *DomainSocketServer) checkHangups(now time.Time) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	busy := false
+	for s := range srv.sessions {
+		if s.hangup.check(now) {
+			busy = true
+		}
+	}
+	return busy
 }

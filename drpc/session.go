@@ -29,6 +29,8 @@ type Session struct {
 	creds PeerCredentials
 	srv   *DomainSocketServer
 
+	hangup *hangupWatch // ends the call's context if the client hangs up
+
 	mu     sync.Mutex // guards busy and closed
 	busy   bool       // a call has been received and not yet answered
 	closed bool
@@ -41,21 +43,21 @@ func (s *Session) ID() uint64 { return s.id }
 // once when the connection was accepted.
 func (s *Session) PeerCredentials() PeerCredentials { return s.creds }
 
-func newSession(srv *DomainSocketServer, id uint64, conn *net.UnixConn) (*Session, error) {
+// newSession returns the session of a new connection; cancel ends the
+// context its calls run in.
+func newSession(srv *DomainSocketServer, id uint64, conn *net.UnixConn, cancel context.CancelCauseFunc) (*Session, error) {
 	c, err := unixsock.PeerCredentials(conn)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{id: id, conn: conn, creds: PeerCredentials(c), srv: srv}, nil
+	return &Session{id: id, conn: conn, creds: PeerCredentials(c), srv: srv, hangup: newHangupWatch(conn, cancel)}, nil
 }
 
 // serve answers the session's calls until the client hangs up, sends
 // something malformed, or the server shuts down.
 func (s *Session) serve(ctx context.Context) {
 	defer s.srv.endSession(s)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	hangup := newHangupWatch(s.conn, cancel)
+	defer s.hangup.cancel(nil)
 	recv := wire.NewReceiver(s.conn, s.srv.opts.maxMessageSize)
 	send := wire.NewSender(s.conn)
 	var head []byte
@@ -69,9 +71,10 @@ func (s *Session) serve(ctx context.Context) {
 			s.srv.log.Debug("dRPC call refused: the server is shutting down", "session", s.id)
 			return
 		}
-		hangup.start()
+		s.hangup.start()
+		s.srv.hangups.callStarted()
 		r := s.srv.dispatch(ctx, s, msg)
-		hangup.stop()
+		s.hangup.stop()
 		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body))
 		if err := send.Send(head, r.body); err != nil {
 			s.logEnd(err)

@@ -1,0 +1,4 @@
+package drpc
+
+// HangupWatchDelay exposes hangupWatchDelay to the black-box tests.
+const HangupWatchDelay = hangupWatchDelay
