@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,8 +47,20 @@ var benchSizes = []struct {
 
 // runBenchServer serves dRPC (drpc.sock, the echo module) and raw ping-pong
 // (raw.sock) in dir until its standard input closes.
+//
+// With DRPC_BENCH_SERVER_CPUPROFILE set, it writes the server's CPU profile
+// to that file when it stops.
 func runBenchServer(dir string) int {
-	srv, err := drpc.NewDomainSocketServer(slog.New(slog.DiscardHandler), filepath.Join(dir, "drpc.sock"), 0o600)
+	if path := os.Getenv("DRPC_BENCH_SERVER_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				_ = f.Close()
+			}()
+		}
+	}
+	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, "drpc.sock"))
 	if err == nil {
 		err = srv.RegisterRPCModule(&echoModule{block: make(chan struct{})})
 	}
@@ -232,6 +245,76 @@ func BenchmarkRoundTripInProcess(b *testing.B) {
 					b.Fatalf("dRPC echo failed: %v %v", err, resp)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkRoundTripConcurrent makes echo calls from 8 connections at once
+// (one goroutine each) against the server process, then the same load of
+// raw ping-pongs, and reports both rates.
+func BenchmarkRoundTripConcurrent(b *testing.B) {
+	const conns = 8
+	dir := startBenchServer(b)
+	ctx := context.Background()
+	for _, bs := range benchSizes {
+		b.Run(bs.name, func(b *testing.B) {
+			payload := pattern(bs.size)
+			clients := make([]*drpc.ClientConnection, conns)
+			raws := make([]*net.UnixConn, conns)
+			for i := range clients {
+				clients[i] = drpc.NewClientConnection(filepath.Join(dir, "drpc.sock"))
+				require.NoError(b, clients[i].Connect(ctx))
+				defer clients[i].Close()
+				raw, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(dir, "raw.sock"), Net: "unixpacket"})
+				require.NoError(b, err)
+				defer raw.Close()
+				var hello [8]byte
+				binary.LittleEndian.PutUint64(hello[:], uint64(bs.size))
+				_, err = raw.Write(hello[:])
+				require.NoError(b, err)
+				raws[i] = raw
+			}
+			run := func(n int, one func(i int)) time.Duration {
+				var wg sync.WaitGroup
+				start := time.Now()
+				for i := range conns {
+					wg.Go(func() {
+						for range n {
+							one(i)
+						}
+					})
+				}
+				wg.Wait()
+				return time.Since(start)
+			}
+			call := func(i int) {
+				c := &drpc.Call{Module: 0, Method: int32(methodEcho), Body: payload}
+				resp, err := clients[i].SendMsg(ctx, c)
+				if err != nil || len(resp.Body) != bs.size {
+					panic(fmt.Sprintf("dRPC echo failed: %v", err))
+				}
+			}
+			echoes := make([][]byte, conns)
+			for i := range echoes {
+				echoes[i] = make([]byte, bs.size)
+			}
+			ping := func(i int) {
+				if rawSend(raws[i], payload) != nil || rawRecv(raws[i], echoes[i]) != nil {
+					panic("raw ping-pong failed")
+				}
+			}
+			run(10, call)
+			run(10, ping)
+			per := max(b.N/conns, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			drpcTime := run(per, call)
+			rawTime := run(per, ping)
+			b.StopTimer()
+			calls := float64(per * conns)
+			b.ReportMetric(calls/drpcTime.Seconds(), "drpc-calls/s")
+			b.ReportMetric(calls/rawTime.Seconds(), "raw-calls/s")
+			b.ReportMetric(rawTime.Seconds()/drpcTime.Seconds(), "x-raw-rate")
 		})
 	}
 }

@@ -21,20 +21,37 @@ type Sender interface {
 	SendMsg(ctx context.Context, call *Call) (*Response, error)
 }
 
+// FuncSender is a Sender that can lend a response's body to a function
+// instead of copying it; *ClientConnection is one. Invoke, and with it every
+// generated client, uses it to decode replies straight from the receive
+// buffer.
+type FuncSender interface {
+	Sender
+	SendMsgFunc(ctx context.Context, call *Call, fn func(status Status, body []byte) error) error
+}
+
 // ClientConnection is a dRPC client for one server socket. It is safe for
 // concurrent use: calls are synchronous and take turns on the connection.
 type ClientConnection struct {
-	path string
-	opts options
+	path   string
+	cfg    clientConfig
+	invoke Invoker // the interceptors around roundTrip; nil without any
 
-	connected atomic.Bool // mirrors conn != nil, readable without mu
+	callMu sync.Mutex // one call at a time; guards head
+	head   []byte     // encoded call head, reused
 
-	mu       sync.Mutex // serializes calls and guards everything below
+	stateMu sync.Mutex                 // serializes changes of cur
+	cur     atomic.Pointer[clientConn] // the open connection; nil when not connected
+}
+
+// clientConn is one open connection of a ClientConnection. Only the call
+// that holds callMu does I/O on it; Close may close it at any time.
+type clientConn struct {
 	conn     *net.UnixConn
 	recv     *wire.Receiver
 	send     *wire.Sender
-	head     []byte // encoded call head, reused
-	sequence int64  // of the last call sent on this connection
+	sequence int64       // of the last call sent on this connection
+	closed   atomic.Bool // closed by ClientConnection.Close
 
 	// Cancellation: a context's AfterFunc sets a past deadline on the
 	// connection, but only while the call that installed it is running.
@@ -45,23 +62,27 @@ type ClientConnection struct {
 
 // NewClientConnection returns a client for the dRPC server at socketPath.
 // It does not connect; call Connect.
-func NewClientConnection(socketPath string, opts ...Option) *ClientConnection {
-	return &ClientConnection{path: socketPath, opts: newOptions(opts)}
+func NewClientConnection(socketPath string, opts ...ClientOption) *ClientConnection {
+	c := &ClientConnection{path: socketPath, cfg: newClientConfig(opts)}
+	if len(c.cfg.interceptors) > 0 {
+		c.invoke = chainInvoker(c.cfg.interceptors, c.roundTrip)
+	}
+	return c
 }
 
-// GetSocketPath returns the server socket's path.
-func (c *ClientConnection) GetSocketPath() string { return c.path }
+// SocketPath returns the server socket's path.
+func (c *ClientConnection) SocketPath() string { return c.path }
 
 // IsConnected reports whether the client holds an open connection. It does
 // not wait for a call in progress.
-func (c *ClientConnection) IsConnected() bool { return c.connected.Load() }
+func (c *ClientConnection) IsConnected() bool { return c.cur.Load() != nil }
 
 // Connect opens the connection, if it is not open already. Sequence numbers
 // start again at 1 after every connect.
 func (c *ClientConnection) Connect(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn != nil {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if c.cur.Load() != nil {
 		return nil
 	}
 	var d net.Dialer
@@ -69,94 +90,162 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to dRPC server at %s (is it running, and may this user open the socket?): %w", c.path, err)
 	}
-	c.conn = conn.(*net.UnixConn)
-	c.recv = wire.NewReceiver(c.conn, c.opts.maxMessageSize)
-	c.send = wire.NewSender(c.conn)
-	c.sequence = 0
-	c.connected.Store(true)
+	uc := conn.(*net.UnixConn)
+	c.cur.Store(&clientConn{
+		conn: uc,
+		recv: wire.NewReceiver(newPacketReader(uc, c.cfg.busyPoll), c.cfg.maxMessageSize),
+		send: wire.NewSender(uc),
+	})
 	return nil
 }
 
-// Close closes the connection. Closing a closed client does nothing.
+// Close closes the connection. A call in progress ends at once with an
+// error wrapping ErrConnectionClosed. Closing a closed client does nothing;
+// Connect opens a new connection.
 func (c *ClientConnection) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closeLocked()
-}
-
-func (c *ClientConnection) closeLocked() error {
-	if c.conn == nil {
+	c.stateMu.Lock()
+	cc := c.cur.Swap(nil)
+	c.stateMu.Unlock()
+	if cc == nil {
 		return nil
 	}
-	err := c.conn.Close()
-	c.conn, c.recv, c.send = nil, nil, nil
-	c.connected.Store(false)
-	if err != nil {
+	cc.closed.Store(true)
+	if err := cc.conn.Close(); err != nil {
 		return fmt.Errorf("close dRPC connection to %s: %w", c.path, err)
 	}
 	return nil
 }
 
+// drop closes cc after a failed call, unless Close has replaced it.
+func (c *ClientConnection) drop(cc *clientConn) {
+	c.stateMu.Lock()
+	c.cur.CompareAndSwap(cc, nil)
+	c.stateMu.Unlock()
+	_ = cc.conn.Close()
+}
+
 // SendMsg sends call and waits for its response. The connection assigns the
 // sequence number (call.Sequence is ignored and left unchanged) and checks
-// that the response echoes it.
+// that the response echoes it. The response and its body belong to the
+// caller.
 //
 // An error means no valid response arrived: the call could not be sent,
-// the connection broke, ctx ended (the error wraps ctx.Err()), the response
-// was malformed, or its sequence did not match (ErrSequenceMismatch). The
-// connection is closed after any of these, as its state is unknown. A
-// response that reports a failure is not an error here: check resp.Status,
-// or use FailureFromResponse.
+// the connection broke or was closed (ErrConnectionClosed), ctx ended (the
+// error wraps ctx.Err()), the response was malformed, above the size limit
+// (ErrMessageTooLarge) or its sequence did not match (ErrSequenceMismatch).
+// The connection is closed after any of these but the size limit, as its
+// state is unknown. A response that reports a failure is not an error
+// here: check resp.Status, or use FailureFromResponse.
 func (c *ClientConnection) SendMsg(ctx context.Context, call *Call) (*Response, error) {
 	if call == nil {
 		return nil, errors.New("dRPC SendMsg: call is nil")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == nil {
-		return nil, fmt.Errorf("dRPC call to %s: %w", c.path, ErrNotConnected)
+	if c.invoke != nil {
+		return c.invoke(ctx, copyCall(call))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("dRPC call to %s not sent: %w", c.path, err)
-	}
+	return c.roundTrip(ctx, call)
+}
 
-	c.sequence++
-	seq := c.sequence
-	c.head = envelope.AppendCallHead(c.head[:0], call.Module, call.Method, seq, len(call.Body))
+// copyCall returns a copy of call for the interceptors, which may keep it:
+// the caller's Call then never escapes, so it costs no allocation on the
+// common path.
+func copyCall(call *Call) *Call {
+	return &Call{Module: call.Module, Method: call.Method, Sequence: call.Sequence, Body: call.Body}
+}
 
-	watching := c.watch(ctx)
-	err := c.send.Send(c.head, call.Body)
-	var msg []byte
-	if err == nil {
-		msg, err = c.recv.ReadMessage()
-	}
-	if watching {
-		c.unwatch()
-	}
+// roundTrip makes one call and returns a response that owns its body.
+func (c *ClientConnection) roundTrip(ctx context.Context, call *Call) (*Response, error) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	r, err := c.exchange(ctx, call)
 	if err != nil {
-		_ = c.closeLocked()
-		return nil, c.callError(ctx, call, err)
-	}
-
-	r, err := envelope.DecodeResponse(msg)
-	if err != nil {
-		_ = c.closeLocked()
-		return nil, fmt.Errorf("dRPC response from %s (module %d, method %d) does not decode; connection closed: %w", c.path, call.Module, call.Method, err)
-	}
-	if r.Sequence != seq {
-		_ = c.closeLocked()
-		return nil, fmt.Errorf("%w: sent %d, received %d from %s; connection closed", ErrSequenceMismatch, seq, r.Sequence, c.path)
+		return nil, err
 	}
 	resp := &Response{Sequence: r.Sequence, Status: Status(r.Status)}
 	if len(r.Body) > 0 {
-		resp.Body = bytes.Clone(r.Body) // msg is the receiver's buffer
+		resp.Body = bytes.Clone(r.Body) // r.Body is the receive buffer
 	}
 	return resp, nil
 }
 
-// callError explains a failed send or receive, preferring the context's
-// error when the context is why the I/O stopped.
-func (c *ClientConnection) callError(ctx context.Context, call *Call, err error) error {
+// SendMsgFunc makes a call like SendMsg but lends the response to fn
+// instead of copying it: body is the connection's receive buffer, valid only
+// until fn returns, and fn runs while the connection is held (it must not
+// make a call on the same ClientConnection). fn sees every response,
+// whatever its status; its error is returned as is. Use it to decode a
+// reply without a copy: with no client interceptors, it allocates nothing.
+func (c *ClientConnection) SendMsgFunc(ctx context.Context, call *Call, fn func(status Status, body []byte) error) error {
+	if call == nil {
+		return errors.New("dRPC SendMsgFunc: call is nil")
+	}
+	if c.invoke != nil {
+		resp, err := c.invoke(ctx, copyCall(call))
+		if err != nil {
+			return err
+		}
+		return fn(resp.GetStatus(), resp.GetBody())
+	}
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	r, err := c.exchange(ctx, call)
+	if err != nil {
+		return err
+	}
+	return fn(Status(r.Status), r.Body)
+}
+
+// exchange sends call and reads its response, whose body aliases the
+// receive buffer until the next call. The caller holds callMu.
+func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.Response, error) {
+	cc := c.cur.Load()
+	if cc == nil {
+		return envelope.Response{}, fmt.Errorf("dRPC call to %s: %w", c.path, ErrNotConnected)
+	}
+	if err := ctx.Err(); err != nil {
+		return envelope.Response{}, fmt.Errorf("dRPC call to %s not sent: %w", c.path, err)
+	}
+
+	cc.sequence++
+	seq := cc.sequence
+	c.head = envelope.AppendCallHead(c.head[:0], call.Module, call.Method, seq, len(call.Body))
+
+	watching := cc.watch(ctx)
+	err := cc.send.Send(c.head, call.Body)
+	var msg []byte
+	if err == nil {
+		msg, err = cc.recv.ReadMessage()
+	}
+	if watching {
+		cc.unwatch()
+	}
+	if err != nil {
+		var tooLarge *wire.TooLargeError
+		if errors.As(err, &tooLarge) {
+			// The response was dropped whole: the connection is in step.
+			return envelope.Response{}, fmt.Errorf("dRPC response from %s (module %d, method %d): %w: raise the client's WithMaxMessageSize", c.path, call.Module, call.Method, err)
+		}
+		c.drop(cc)
+		return envelope.Response{}, c.callError(ctx, cc, call, err)
+	}
+
+	r, err := envelope.DecodeResponse(msg)
+	if err != nil {
+		c.drop(cc)
+		return envelope.Response{}, fmt.Errorf("dRPC response from %s (module %d, method %d) does not decode; connection closed: %w", c.path, call.Module, call.Method, err)
+	}
+	if r.Sequence != seq {
+		c.drop(cc)
+		return envelope.Response{}, fmt.Errorf("%w: sent %d, received %d from %s; connection closed", ErrSequenceMismatch, seq, r.Sequence, c.path)
+	}
+	return r, nil
+}
+
+// callError explains a failed send or receive: the connection was closed
+// by Close, or the context ended, or the I/O failed.
+func (c *ClientConnection) callError(ctx context.Context, cc *clientConn, call *Call, err error) error {
+	if cc.closed.Load() {
+		return fmt.Errorf("dRPC call to %s (module %d, method %d) interrupted: %w during the call", c.path, call.Module, call.Method, ErrConnectionClosed)
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		cause := ctx.Err()
 		if cause == nil {
@@ -167,27 +256,24 @@ func (c *ClientConnection) callError(ctx context.Context, call *Call, err error)
 	return fmt.Errorf("dRPC call to %s (module %d, method %d) failed; connection closed: %w", c.path, call.Module, call.Method, err)
 }
 
-// aLongTimeAgo is a deadline that has passed: setting it unblocks I/O.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // watch makes ctx's deadline and cancellation interrupt the connection's
 // I/O, without a goroutine unless ctx ends. It reports whether unwatch must
 // be called.
-func (c *ClientConnection) watch(ctx context.Context) bool {
+func (cc *clientConn) watch(ctx context.Context) bool {
 	deadline, hasDeadline := ctx.Deadline()
 	if ctx.Done() == nil && !hasDeadline {
 		return false
 	}
-	_ = c.conn.SetDeadline(deadline) // zero if there is none
-	c.watchMu.Lock()
-	c.watchID++
-	id, conn := c.watchID, c.conn
-	c.watchMu.Unlock()
-	c.stopWatch = context.AfterFunc(ctx, func() {
-		c.watchMu.Lock()
-		defer c.watchMu.Unlock()
-		if c.watchID == id { // the call is still running
-			_ = conn.SetDeadline(aLongTimeAgo)
+	_ = cc.conn.SetDeadline(deadline) // zero if there is none
+	cc.watchMu.Lock()
+	cc.watchID++
+	id := cc.watchID
+	cc.watchMu.Unlock()
+	cc.stopWatch = context.AfterFunc(ctx, func() {
+		cc.watchMu.Lock()
+		defer cc.watchMu.Unlock()
+		if cc.watchID == id { // the call is still running
+			_ = cc.conn.SetDeadline(aLongTimeAgo)
 		}
 	})
 	return true
@@ -195,13 +281,11 @@ func (c *ClientConnection) watch(ctx context.Context) bool {
 
 // unwatch ends the current call's watch and clears the deadline, so that a
 // late cancellation cannot touch the next call.
-func (c *ClientConnection) unwatch() {
-	c.stopWatch() // releases ctx's reference to the callback
-	c.stopWatch = nil
-	c.watchMu.Lock()
-	c.watchID++
-	c.watchMu.Unlock()
-	if c.conn != nil {
-		_ = c.conn.SetDeadline(time.Time{})
-	}
+func (cc *clientConn) unwatch() {
+	cc.stopWatch() // releases ctx's reference to the callback
+	cc.stopWatch = nil
+	cc.watchMu.Lock()
+	cc.watchID++
+	cc.watchMu.Unlock()
+	_ = cc.conn.SetDeadline(time.Time{})
 }

@@ -16,13 +16,13 @@ import (
 
 func TestClientNotConnected(t *testing.T) {
 	srv, _ := startServer(t)
-	c := drpc.NewClientConnection(srv.GetSocketPath())
+	c := drpc.NewClientConnection(srv.SocketPath())
 	assert.False(t, c.IsConnected())
-	assert.Equal(t, srv.GetSocketPath(), c.GetSocketPath())
+	assert.Equal(t, srv.SocketPath(), c.SocketPath())
 
 	_, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
 	require.ErrorIs(t, err, drpc.ErrNotConnected)
-	assert.Contains(t, err.Error(), srv.GetSocketPath())
+	assert.Contains(t, err.Error(), srv.SocketPath())
 	assert.NoError(t, c.Close(), "closing an unconnected client does nothing")
 }
 
@@ -43,7 +43,7 @@ func TestClientConnectFails(t *testing.T) {
 	}{
 		{"missing socket", socketPath(t), context.Background()},
 		{"nobody listening", stale, context.Background()},
-		{"context ended", srv.GetSocketPath(), cancelled},
+		{"context ended", srv.SocketPath(), cancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,7 +67,7 @@ func TestClientConnectTwice(t *testing.T) {
 	resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), resp.Sequence, "the second Connect keeps the connection")
-	assert.Equal(t, 1, srv.GetNumSessions())
+	assert.Equal(t, 1, srv.NumSessions())
 }
 
 func TestClientSequenceNumbers(t *testing.T) {
@@ -132,7 +132,7 @@ func TestClientNilCall(t *testing.T) {
 	assert.True(t, c.IsConnected(), "a nil call sends nothing and breaks nothing")
 	echo(t, c, "fine")
 
-	unconnected := drpc.NewClientConnection(srv.GetSocketPath())
+	unconnected := drpc.NewClientConnection(srv.SocketPath())
 	_, err = unconnected.SendMsg(context.Background(), nil)
 	assert.Error(t, err)
 }
@@ -161,7 +161,7 @@ func TestClientCloseTwice(t *testing.T) {
 
 func TestClientAfterServerGone(t *testing.T) {
 	srv, _ := startServer(t)
-	path := srv.GetSocketPath()
+	path := srv.SocketPath()
 	c := connect(t, srv)
 	echo(t, c, "before")
 	require.NoError(t, srv.Shutdown(context.Background()))
@@ -218,5 +218,5 @@ func TestClientSharedByGoroutines(t *testing.T) {
 	for s := int64(1); s <= goroutines*calls; s++ {
 		assert.True(t, seen[s], "sequence %d missing", s)
 	}
-	assert.Equal(t, 1, srv.GetNumSessions(), "one connection carries every call")
+	assert.Equal(t, 1, srv.NumSessions(), "one connection carries every call")
 }

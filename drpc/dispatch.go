@@ -6,69 +6,206 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/cc532012/drpc/drpc/internal/envelope"
+	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
 // reply is the response to one call, before it is encoded.
 type reply struct {
 	sequence int64
 	status   Status
-	body     []byte // only sent with StatusSuccess
+	body     []byte // sent with StatusSuccess, or a transport refusal's reason
+
+	// For Stats: the method of a call that was started, and when.
+	method Method
+	start  time.Time
+}
+
+// dispatcher runs the calls of a server's sessions: it decodes each call,
+// finds its module and method, runs the handler (through the interceptors)
+// and reports to Stats. Every call into user code (modules, methods,
+// interceptors, Stats) is covered: a panic fails that call only.
+type dispatcher struct {
+	log      *slog.Logger
+	registry *registry
+	handler  Handler // the interceptors around callModule; nil without any
+	stats    Stats
+}
+
+func newDispatcher(log *slog.Logger, reg *registry, interceptors []Interceptor, stats Stats) *dispatcher {
+	d := &dispatcher{log: log, registry: reg, stats: stats}
+	if len(interceptors) > 0 {
+		d.handler = chainHandler(interceptors, callModule)
+	}
+	return d
+}
+
+// callModule is the last Handler of the interceptor chain: the module of
+// the call in flight runs it.
+func callModule(ctx context.Context, s *Session, m Method, body []byte) ([]byte, error) {
+	return s.module.HandleCall(ctx, s, m, body)
 }
 
 // dispatch decodes one call from msg and runs it. The call's body, and so
 // possibly the reply's, aliases msg.
-func (srv *DomainSocketServer) dispatch(ctx context.Context, s *Session, msg []byte) reply {
+func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r reply) {
 	call, err := envelope.DecodeCall(msg)
 	if err != nil {
-		srv.log.Warn("dRPC call does not decode", "session", s.id, "bytes", len(msg), "err", err)
+		d.log.Warn("dRPC call does not decode; answering FAILED_UNMARSHAL_CALL", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "bytes", len(msg), "err", err)
+		d.event(EventMalformedPacket)
 		return reply{sequence: -1, status: StatusFailedUnmarshalCall}
 	}
-	body, err := srv.run(ctx, s, call)
-	if err != nil {
-		status := ErrorToStatus(err)
-		srv.log.Debug("dRPC call failed", "session", s.id, "module", call.Module, "method", call.Method, "status", status, "err", err)
-		return reply{sequence: call.Sequence, status: status}
-	}
-	return reply{sequence: call.Sequence, status: StatusSuccess, body: body}
-}
-
-// run finds the call's module and method and runs the handler, turning a
-// panic into a StatusFailure error.
-func (srv *DomainSocketServer) run(ctx context.Context, s *Session, call envelope.Call) (body []byte, err error) {
-	mod, ok := srv.registry.lookup(ModuleID(call.Module))
+	r.sequence = call.Sequence
+	entry, ok := d.registry.lookup(ModuleID(call.Module))
 	if !ok {
-		return nil, UnknownModuleFailure()
+		return d.unknown(s, call, StatusUnknownModule, "no module with this ID is registered", nil)
 	}
 	mid := MethodID(call.Method)
-	if !owns(mod.ID(), mid) {
-		return nil, UnknownMethodFailure()
+	if !owns(entry.id, mid) {
+		return d.unknown(s, call, StatusUnknownMethod, "the method ID is outside the module's range", nil)
 	}
-	meth, err := mod.GetMethod(mid)
-	if err != nil || meth == nil {
-		var f *Failure
-		if errors.As(err, &f) {
-			return nil, f
-		}
-		return nil, UnknownMethodFailure()
-	}
+
+	var meth Method
 	defer func() {
 		if p := recover(); p != nil {
-			srv.log.Error("dRPC handler panicked; the call fails, the session goes on",
-				"module", mod.String(), "method", meth.String(), "session", s.id,
+			d.log.Error("dRPC call panicked; the call fails, the session goes on",
+				"module", entry.name, "method", safeName(meth, mid), "session", s.id,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			body, err = nil, NewFailureWithMessage(fmt.Sprintf("handler %s panicked", meth))
+			r.status, r.body = StatusFailure, nil
 		}
 	}()
-	return mod.HandleCall(ctx, s, meth, call.Body)
+	meth, err = entry.mod.GetMethod(mid)
+	if err != nil || meth == nil {
+		status := StatusUnknownMethod
+		var f *Failure
+		if errors.As(err, &f) {
+			status = f.Status()
+		}
+		return d.unknown(s, call, status, "the module does not serve this method", err)
+	}
+	if d.stats != nil {
+		r.method, r.start = meth, time.Now()
+		d.stats.CallStarted(meth, len(call.Body))
+	}
+
+	var body []byte
+	s.module = entry.mod
+	if d.handler == nil {
+		body, err = entry.mod.HandleCall(ctx, s, meth, call.Body)
+	} else {
+		body, err = d.handler(ctx, s, meth, call.Body)
+	}
+	s.module = nil
+	if err != nil {
+		r.status = ErrorToStatus(err)
+		d.logFailure(s, entry.name, meth, r.status, err)
+		return r
+	}
+	r.status, r.body = StatusSuccess, body
+	return r
 }
 
-// logLevelFor is the level at which a session's end is logged: quietly for
-// a client that hung up, loudly for a broken one.
-func logLevelFor(err error) slog.Level {
-	if errors.Is(err, ErrMalformedPacket) || errors.Is(err, ErrMessageTooLarge) {
-		return slog.LevelWarn
+// unknown answers a call that names no module or method the server serves.
+func (d *dispatcher) unknown(s *Session, call envelope.Call, status Status, why string, err error) reply {
+	d.log.Info("dRPC call refused: "+why, "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
+		"module", call.Module, "method", call.Method, "status", status, "err", err)
+	d.event(EventUnknownMethod)
+	return reply{sequence: call.Sequence, status: status}
+}
+
+// logFailure logs a handler's failure once, at warn, with what the client
+// cannot see: the failure's message and cause.
+func (d *dispatcher) logFailure(s *Session, module string, m Method, status Status, err error) {
+	attrs := []any{"module", module, "method", m.String(), "status", status, "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID}
+	message := err.Error()
+	var f *Failure
+	if errors.As(err, &f) {
+		message = f.Message()
 	}
-	return slog.LevelDebug
+	if message != "" {
+		attrs = append(attrs, "message", message)
+	}
+	if cause := rootCause(err); cause != nil && cause.Error() != message {
+		attrs = append(attrs, "cause", cause.Error())
+	}
+	d.log.Warn("dRPC call failed", attrs...)
+}
+
+// rootCause returns the innermost error that err wraps, or nil if it wraps
+// none.
+func rootCause(err error) error {
+	var cause error
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(next) {
+		cause = next
+	}
+	return cause
+}
+
+// refuseTooLarge answers a call above the size limit, which the receiver
+// has dropped: FAILED_UNMARSHAL_CALL with the reason, and the call's
+// sequence if its head could be read.
+func (d *dispatcher) refuseTooLarge(s *Session, e *wire.TooLargeError) reply {
+	head, ok := envelope.DecodeCallHead(e.Head)
+	seq := int64(-1)
+	if ok {
+		seq = head.Sequence
+	}
+	d.log.Warn("dRPC call refused: its message is above the size limit", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
+		"module", head.Module, "method", head.Method, "bytes", e.Size, "limit", e.Limit)
+	d.event(EventMessageTooLarge)
+	return reply{
+		sequence: seq,
+		status:   StatusFailedUnmarshalCall,
+		body:     fmt.Appendf(nil, "dRPC call of %d bytes is above the server's limit of %d bytes", e.Size, e.Limit),
+	}
+}
+
+// refuseShuttingDown answers a call that arrived while the server shuts
+// down: FAILURE with the reason.
+func (d *dispatcher) refuseShuttingDown(s *Session, msg []byte) reply {
+	head, _ := envelope.DecodeCallHead(msg)
+	d.log.Info("dRPC call refused: the server is shutting down", "session", s.id, "module", head.Module, "method", head.Method)
+	return reply{sequence: head.Sequence, status: StatusFailure, body: []byte(reasonShuttingDown)}
+}
+
+const reasonShuttingDown = "dRPC server is shutting down"
+
+// finished reports a sent reply to Stats.
+func (d *dispatcher) finished(r *reply) {
+	if d.stats == nil || r.method == nil {
+		return
+	}
+	defer d.recoverStats("CallFinished")
+	d.stats.CallFinished(r.method, r.status, time.Since(r.start), len(r.body))
+}
+
+// event reports a server event to Stats.
+func (d *dispatcher) event(e ServerEvent) {
+	if d.stats == nil {
+		return
+	}
+	defer d.recoverStats("ServerEvent")
+	d.stats.ServerEvent(e)
+}
+
+func (d *dispatcher) recoverStats(what string) {
+	if p := recover(); p != nil {
+		d.log.Error("dRPC Stats."+what+" panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
+}
+
+// safeName names a method for a log written after user code panicked: its
+// String may be what panicked.
+func safeName(m Method, id MethodID) (name string) {
+	if m == nil {
+		return fmt.Sprint(id)
+	}
+	defer func() {
+		if recover() != nil {
+			name = fmt.Sprint(id)
+		}
+	}()
+	return m.String()
 }

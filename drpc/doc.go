@@ -9,7 +9,8 @@
 // A ClientConnection talks to one server socket. Calls are synchronous: the
 // connection sends a Call, waits for its Response and checks that the
 // response carries the call's sequence number. It is safe for concurrent
-// use; calls from many goroutines take turns.
+// use; calls from many goroutines take turns, and Close interrupts a call
+// in flight.
 //
 //	conn := drpc.NewClientConnection("/var/run/daos_server/daos_server.sock")
 //	if err := conn.Connect(ctx); err != nil { ... }
@@ -19,26 +20,43 @@
 //	// resp.Status: what the server reports; FailureFromResponse turns it
 //	// into an error.
 //
+// SendMsg returns a body the caller owns; SendMsgFunc lends the body to a
+// function instead, without a copy or an allocation, and Invoke (which the
+// generated clients use) decodes replies that way.
+//
 // # Server
 //
 // A DomainSocketServer listens on one socket and runs one goroutine per
 // client connection (a Session). Calls name a module ID and a method ID; the
 // server routes them to the Module registered under that ID.
 //
-//	srv, err := drpc.NewDomainSocketServer(log, "/var/run/my.sock", 0o600)
+//	srv, err := drpc.NewDomainSocketServer("/var/run/my.sock", drpc.WithLogger(log))
 //	if err := srv.RegisterRPCModule(myModule); err != nil { ... }
 //	if err := srv.Start(ctx); err != nil { ... }
 //	...
 //	err = srv.Shutdown(ctx) // finish calls in flight, then close
 //
+// NewDomainSocketServerFromListener serves a socket someone else created,
+// such as systemd's socket activation.
+//
 // Module N owns the method IDs N*100+1 .. N*100+99 (ModuleMethodOffset).
 // A handler reports failure with a *Failure carrying a Status; any other
-// error is STATUS_FAILURE, and a handler that panics fails only that call.
+// error is STATUS_FAILURE, and a panic in user code (a module, its methods,
+// an interceptor, Stats) fails only that call.
+//
+// # Options
+//
+// ServerOption and ClientOption configure each side; an Option
+// (WithMaxMessageSize, WithBusyPoll) configures both. Interceptors
+// (WithInterceptor, WithClientInterceptor) wrap every call; Stats
+// (WithStats) reports calls and sessions for metrics; package interceptor
+// has ready-made logging and uid allow-list interceptors.
 //
 // # Safety
 //
 // Start never takes over a path where a server listens or that holds
-// anything but a stale socket, and creates the socket file with exactly the
-// requested mode. A malformed packet, an oversized message or a peer that
-// vanishes mid-message closes that session only.
+// anything but a stale socket, and the socket file appears with exactly
+// the requested mode, without touching the process umask. A malformed
+// packet closes that session only; a message above the size limit is
+// dropped without being buffered and answered with its reason.
 package drpc

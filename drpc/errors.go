@@ -14,22 +14,31 @@ var (
 	ErrSocketInUse = unixsock.ErrSocketInUse
 	// ErrNotSocket: Start found a file that is not a socket at the path.
 	ErrNotSocket = unixsock.ErrNotSocket
+	// ErrSocketPathEmpty: the socket path is empty.
+	ErrSocketPathEmpty = unixsock.ErrPathEmpty
 	// ErrSocketPathTooLong: the socket path is longer than the kernel allows
 	// (MaxSocketPathLen bytes).
 	ErrSocketPathTooLong = unixsock.ErrPathTooLong
 	// ErrSocketDirNotFound: the socket's directory is missing or not a
 	// directory.
 	ErrSocketDirNotFound = unixsock.ErrDirNotFound
+	// ErrWrongSocketType: a listener given to
+	// NewDomainSocketServerFromListener is not an AF_UNIX SOCK_SEQPACKET
+	// socket.
+	ErrWrongSocketType = errors.New("listener is not an AF_UNIX SOCK_SEQPACKET socket")
 
 	// ErrMalformedPacket: the peer sent a packet that breaks the framing
 	// rules; the connection was closed.
 	ErrMalformedPacket = wire.ErrMalformedPacket
 	// ErrMessageTooLarge: a message is larger than the configured maximum
-	// (WithMaxMessageSize); the connection was closed.
+	// (WithMaxMessageSize); it was dropped whole.
 	ErrMessageTooLarge = wire.ErrMessageTooLarge
 
 	// ErrNotConnected: the client is not connected; call Connect first.
 	ErrNotConnected = errors.New("dRPC client is not connected")
+	// ErrConnectionClosed: the client's connection was closed by Close
+	// while a call was in progress.
+	ErrConnectionClosed = errors.New("dRPC connection was closed")
 	// ErrSequenceMismatch: a response did not echo the call's sequence
 	// number; the connection was closed.
 	ErrSequenceMismatch = errors.New("dRPC response sequence does not match the call")
@@ -43,6 +52,9 @@ var (
 	ErrServerStarted = errors.New("dRPC server already started")
 	// ErrServerClosed: the server has been shut down and cannot start again.
 	ErrServerClosed = errors.New("dRPC server is shut down")
+	// ErrShutdownInterrupted: Shutdown's context ended before every call in
+	// flight had finished; those calls were cut off.
+	ErrShutdownInterrupted = errors.New("dRPC server shut down before its calls finished")
 )
 
 // MaxSocketPathLen is the longest socket path the kernel accepts.

@@ -44,7 +44,7 @@ func ExampleDomainSocketServer() {
 	ctx := context.Background()
 
 	// 1. A server for the socket; 0600 lets only this user connect.
-	srv, err := drpc.NewDomainSocketServer(slog.New(slog.DiscardHandler), sock, 0o600)
+	srv, err := drpc.NewDomainSocketServer(sock, drpc.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +63,7 @@ func ExampleDomainSocketServer() {
 	fmt.Println("listening, mode", fi.Mode().Perm())
 
 	// A second server on the same path is refused.
-	other, _ := drpc.NewDomainSocketServer(nil, sock, 0o600)
+	other, _ := drpc.NewDomainSocketServer(sock)
 	err = other.Start(ctx)
 	fmt.Println("second server refused:", errors.Is(err, drpc.ErrSocketInUse))
 
@@ -86,7 +86,7 @@ func ExampleClientConnection() {
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "greeter.sock")
 	ctx := context.Background()
-	srv, _ := drpc.NewDomainSocketServer(nil, sock, 0o600)
+	srv, _ := drpc.NewDomainSocketServer(sock)
 	_ = srv.RegisterRPCModule(greeterModule{})
 	_ = srv.Start(ctx)
 	defer srv.Shutdown(ctx)

@@ -3,6 +3,8 @@ package drpc
 import (
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Failure is a dRPC call's failure: a non-success Status and what went
@@ -89,10 +91,35 @@ func ErrorToStatus(err error) Status {
 }
 
 // FailureFromResponse returns nil if resp reports StatusSuccess and a
-// *Failure with resp's status otherwise.
+// *Failure with resp's status otherwise. When the server's transport
+// refused the call (session limit, message size, shutdown), the failure's
+// message is the reason it sent.
 func FailureFromResponse(resp *Response) error {
-	if resp.GetStatus() == StatusSuccess {
+	return failureOf(resp.GetStatus(), resp.GetBody())
+}
+
+// maxReasonLen bounds the reason a failure takes from a response body.
+const maxReasonLen = 512
+
+// failureOf returns nil for StatusSuccess and otherwise a *Failure whose
+// message is body, if body reads as a short reason: DAOS servers send no
+// body with a failure, and this server only its transport's refusals.
+func failureOf(status Status, body []byte) error {
+	if status == StatusSuccess {
 		return nil
 	}
-	return NewFailure(resp.GetStatus())
+	f := NewFailure(status)
+	if len(body) > 0 && len(body) <= maxReasonLen && utf8.Valid(body) && isPrintable(body) {
+		f.message = string(body)
+	}
+	return f
+}
+
+func isPrintable(b []byte) bool {
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

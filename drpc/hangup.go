@@ -1,7 +1,6 @@
 package drpc
 
 import (
-	"context"
 	"errors"
 	"net"
 	"sync"
@@ -15,8 +14,9 @@ import (
 // client closed the connection during the call.
 var errClientHungUp = errors.New("dRPC client hung up during the call")
 
-// hangupWatchDelay is how long a call runs before its session starts to
-// watch for the client hanging up, so that quick calls never pay for it.
+// hangupWatchDelay is how often the server looks for long calls; a call is
+// watched for its client hanging up once it has run for one to two
+// delays, so that quick calls never pay for it.
 const hangupWatchDelay = 100 * time.Millisecond
 
 // hangupWatch ends a session's context when the client hangs up while a
@@ -24,28 +24,32 @@ const hangupWatchDelay = 100 * time.Millisecond
 // a handler waiting on its context would never learn that nobody waits for
 // its answer, and the session would never end.
 //
-// A call only records when it started; the server's hangupWatchdog finds
-// calls that have run for hangupWatchDelay and starts their watch. So a
-// quick call costs two uncontended locks and no timer: per-call timers wake
-// the runtime's network poller and would double the round-trip time.
+// A call only counts itself; the server's hangupWatchdog finds calls that
+// were already running at its previous look and starts their watch. So a
+// quick call costs an uncontended lock and no timer or clock read:
+// per-call timers wake the runtime's network poller and would double the
+// round-trip time.
 type hangupWatch struct {
-	conn   *net.UnixConn
-	cancel context.CancelCauseFunc
+	conn     *net.UnixConn
+	onHangup func() // ends the call's context
 
 	mu       sync.Mutex
-	started  time.Time     // of the call in flight; zero when idle
+	calls    uint64        // calls started on the session so far
+	busy     bool          // a call is running
+	seen     uint64        // calls at the watchdog's previous look
 	watching bool          // a watch goroutine runs for this call
 	done     chan struct{} // the watch goroutine has returned
 }
 
-func newHangupWatch(conn *net.UnixConn, cancel context.CancelCauseFunc) *hangupWatch {
-	return &hangupWatch{conn: conn, cancel: cancel, done: make(chan struct{}, 1)}
+func newHangupWatch(conn *net.UnixConn, onHangup func()) *hangupWatch {
+	return &hangupWatch{conn: conn, onHangup: onHangup, done: make(chan struct{}, 1)}
 }
 
 // start records that a call begins.
 func (w *hangupWatch) start() {
 	w.mu.Lock()
-	w.started = time.Now()
+	w.calls++
+	w.busy = true
 	w.mu.Unlock()
 }
 
@@ -53,7 +57,7 @@ func (w *hangupWatch) start() {
 // waiting for it to return. Every start must be followed by one stop.
 func (w *hangupWatch) stop() {
 	w.mu.Lock()
-	w.started = time.Time{}
+	w.busy = false
 	watching := w.watching
 	w.watching = false
 	w.mu.Unlock()
@@ -65,24 +69,27 @@ func (w *hangupWatch) stop() {
 	_ = w.conn.SetReadDeadline(time.Time{})
 }
 
-// check starts the watch if a call has run for hangupWatchDelay by now; it
-// reports whether a call is in flight.
-func (w *hangupWatch) check(now time.Time) bool {
+// check starts the watch if the call in flight was already running at the
+// previous check; it reports whether a call is in flight.
+func (w *hangupWatch) check() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.started.IsZero() {
+	if !w.busy {
 		return false
 	}
-	if !w.watching && now.Sub(w.started) >= hangupWatchDelay {
+	if !w.watching && w.seen == w.calls {
 		w.watching = true
 		go w.watch()
 	}
+	w.seen = w.calls
 	return true
 }
 
-// watch waits until the connection is readable and, if that is because the
-// client closed it, cancels the session's context. It only peeks: a packet
-// that arrives stays for the session to read.
+// watch waits until the client shuts its end of the connection down and
+// then ends the call's context. It asks the kernel for the hang-up itself
+// (POLLRDHUP), not for readability, so a packet the client sends during
+// the call neither ends the watch nor passes for a hang-up; it stays for
+// the session to read.
 func (w *hangupWatch) watch() {
 	defer func() { w.done <- struct{}{} }()
 	raw, err := w.conn.SyscallConn()
@@ -90,19 +97,21 @@ func (w *hangupWatch) watch() {
 		return
 	}
 	hungUp := false
-	var b [1]byte
 	_ = raw.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-			return false // nothing yet: wait until readable
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		for {
+			n, err := unix.Poll(fds, 0)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			hungUp = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+			// Not yet: wait for the poller's next event on the socket,
+			// which a hang-up raises even with data pending.
+			return hungUp
 		}
-		// End of file (or an empty packet, which the receiver takes for
-		// one too) or a broken connection.
-		hungUp = err != nil || n == 0
-		return true
 	})
 	if hungUp {
-		w.cancel(errClientHungUp)
+		w.onHangup()
 	}
 }
 
@@ -115,12 +124,12 @@ type hangupWatchdog struct {
 }
 
 // init makes the watchdog run check when it fires.
-func (d *hangupWatchdog) init(check func(now time.Time) (busy bool)) {
+func (d *hangupWatchdog) init(check func() (busy bool)) {
 	d.timer = time.AfterFunc(time.Hour, func() {
 		// Disarm first, then look: a call that starts after this arms the
 		// watchdog itself; one that started before is seen by the check.
 		d.armed.Store(false)
-		if check(time.Now()) && d.armed.CompareAndSwap(false, true) {
+		if check() && d.armed.CompareAndSwap(false, true) {
 			d.timer.Reset(hangupWatchDelay)
 		}
 	})
@@ -137,5 +146,7 @@ func (d *hangupWatchdog) callStarted() {
 // stop stops the watchdog for good.
 func (d *hangupWatchdog) stop() {
 	d.armed.Store(true) // never arm again
-	d.timer.Stop()
+	if d.timer != nil {
+		d.timer.Stop()
+	}
 }

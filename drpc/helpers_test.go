@@ -100,9 +100,9 @@ func socketPath(t testing.TB) string {
 
 // startServer starts a server with the echo module on a fresh socket and
 // shuts it down when the test ends.
-func startServer(t testing.TB, opts ...drpc.Option) (*drpc.DomainSocketServer, *echoModule) {
+func startServer(t testing.TB, opts ...drpc.ServerOption) (*drpc.DomainSocketServer, *echoModule) {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(slog.New(slog.DiscardHandler), socketPath(t), 0o600, opts...)
+	srv, err := drpc.NewDomainSocketServer(socketPath(t), append([]drpc.ServerOption{drpc.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	require.NoError(t, err)
 	mod := &echoModule{block: make(chan struct{})}
 	require.NoError(t, srv.RegisterRPCModule(mod))
@@ -118,9 +118,9 @@ func startServer(t testing.TB, opts ...drpc.Option) (*drpc.DomainSocketServer, *
 }
 
 // connect returns a client connected to srv, closed when the test ends.
-func connect(t testing.TB, srv *drpc.DomainSocketServer, opts ...drpc.Option) *drpc.ClientConnection {
+func connect(t testing.TB, srv *drpc.DomainSocketServer, opts ...drpc.ClientOption) *drpc.ClientConnection {
 	t.Helper()
-	c := drpc.NewClientConnection(srv.GetSocketPath(), opts...)
+	c := drpc.NewClientConnection(srv.SocketPath(), opts...)
 	require.NoError(t, c.Connect(context.Background()))
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -140,7 +140,7 @@ func eventually(t testing.TB, cond func() bool, msgAndArgs ...any) {
 // sessionsDropTo waits until srv has n sessions.
 func sessionsDropTo(t testing.TB, srv *drpc.DomainSocketServer, n int) {
 	t.Helper()
-	eventually(t, func() bool { return srv.GetNumSessions() == n }, "the server should get to %d session(s)", n)
+	eventually(t, func() bool { return srv.NumSessions() == n }, "the server should get to %d session(s)", n)
 }
 
 // echo makes an echo call on c and checks its answer.
@@ -158,7 +158,7 @@ func echo(t testing.TB, c *drpc.ClientConnection, body string) {
 // on it.
 func serverWorks(t testing.TB, srv *drpc.DomainSocketServer) {
 	t.Helper()
-	c := drpc.NewClientConnection(srv.GetSocketPath())
+	c := drpc.NewClientConnection(srv.SocketPath())
 	require.NoError(t, c.Connect(context.Background()))
 	defer c.Close()
 	echo(t, c, "still serving")
@@ -278,7 +278,7 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 // shut down when the test ends.
 func newServer(t *testing.T, path string, mode os.FileMode) *drpc.DomainSocketServer {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(nil, path, mode)
+	srv, err := drpc.NewDomainSocketServer(path, drpc.WithSocketMode(mode))
 	require.NoError(t, err)
 	require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
 	t.Cleanup(func() {
@@ -291,3 +291,12 @@ func newServer(t *testing.T, path string, mode os.FileMode) *drpc.DomainSocketSe
 
 // threeChunks is the size of a message of three chunks.
 const threeChunks = 2*wire.MaxChunkData + 10
+
+// assertGoneEventually waits until nothing exists at path.
+func assertGoneEventually(t *testing.T, path string) {
+	t.Helper()
+	eventually(t, func() bool {
+		_, err := os.Lstat(path)
+		return errors.Is(err, os.ErrNotExist)
+	}, "%s should be removed", path)
+}

@@ -59,7 +59,7 @@ func TestNoLeaksClientLoop(t *testing.T) {
 	serverWorks(t, srv) // warm up whatever starts once
 	noLeaks(t, func() {
 		for i := range 200 {
-			c := drpc.NewClientConnection(srv.GetSocketPath())
+			c := drpc.NewClientConnection(srv.SocketPath())
 			require.NoError(t, c.Connect(context.Background()))
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			resp, err := c.SendMsg(ctx, &drpc.Call{Method: int32(methodEcho), Body: []byte{byte(i)}})
@@ -80,7 +80,7 @@ func TestNoLeaksClientLoop(t *testing.T) {
 			for range 20 {
 				// The client gives up on a blocked call; the server's
 				// handler is cancelled when the client hangs up.
-				c := drpc.NewClientConnection(srv.GetSocketPath())
+				c := drpc.NewClientConnection(srv.SocketPath())
 				require.NoError(t, c.Connect(context.Background()))
 				ctx, cancel := context.WithCancel(context.Background())
 				before := mod.started.Load()
@@ -102,7 +102,7 @@ func TestNoLeaksClientLoop(t *testing.T) {
 	t.Run("failed connects", func(t *testing.T) {
 		noLeaks(t, func() {
 			for range 50 {
-				c := drpc.NewClientConnection(srv.GetSocketPath() + ".missing")
+				c := drpc.NewClientConnection(srv.SocketPath() + ".missing")
 				require.Error(t, c.Connect(context.Background()))
 			}
 		})
@@ -112,14 +112,14 @@ func TestNoLeaksClientLoop(t *testing.T) {
 func TestNoLeaksServerLoop(t *testing.T) {
 	noLeaks(t, func() {
 		for i := range 30 {
-			srv, err := drpc.NewDomainSocketServer(nil, socketPath(t), 0o600)
+			srv, err := drpc.NewDomainSocketServer(socketPath(t))
 			require.NoError(t, err)
 			mod := &echoModule{block: make(chan struct{})}
 			require.NoError(t, srv.RegisterRPCModule(mod))
 			ctx, stop := context.WithCancel(context.Background())
 			require.NoError(t, srv.Start(ctx))
 
-			c := drpc.NewClientConnection(srv.GetSocketPath())
+			c := drpc.NewClientConnection(srv.SocketPath())
 			require.NoError(t, c.Connect(context.Background()))
 			echo(t, c, "hello")
 			switch i % 3 {
@@ -146,7 +146,7 @@ func TestNoLeaksServerLoop(t *testing.T) {
 func TestNoLeaksStartContext(t *testing.T) {
 	noLeaks(t, func() {
 		for range 20 {
-			srv, err := drpc.NewDomainSocketServer(nil, socketPath(t), 0o600)
+			srv, err := drpc.NewDomainSocketServer(socketPath(t))
 			require.NoError(t, err)
 			require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
 			ctx, stop := context.WithCancel(context.Background())
@@ -154,7 +154,7 @@ func TestNoLeaksStartContext(t *testing.T) {
 			serverWorks(t, srv)
 			stop() // Start's context ends: the server stops by itself
 			eventually(t, func() bool {
-				_, err := os.Lstat(srv.GetSocketPath())
+				_, err := os.Lstat(srv.SocketPath())
 				return os.IsNotExist(err)
 			})
 		}

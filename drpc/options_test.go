@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cc532012/drpc/drpc"
@@ -20,13 +21,21 @@ func TestMaxSessions(t *testing.T) {
 		clients[i] = connect(t, srv)
 		echo(t, clients[i], "within the limit")
 	}
-	require.Equal(t, limit, srv.GetNumSessions())
+	require.Equal(t, limit, srv.NumSessions())
 
-	extra := connect(t, srv) // the kernel accepts; the server then closes it
-	_, err := extra.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
-	require.Error(t, err, "a session beyond the limit must be refused")
+	// The kernel accepts one more; the server answers its first call with
+	// the reason, then closes it.
+	extra := connect(t, srv)
+	resp, err := extra.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
+	require.NoError(t, err)
+	assert.Equal(t, drpc.StatusFailure, resp.Status)
+	assert.Equal(t, int64(1), resp.Sequence)
+	err = drpc.FailureFromResponse(resp)
+	assert.Contains(t, err.Error(), "serves its limit of 3 sessions")
+	_, err = extra.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
+	require.Error(t, err, "then the connection is closed")
 	require.False(t, extra.IsConnected())
-	require.Equal(t, limit, srv.GetNumSessions())
+	require.Equal(t, limit, srv.NumSessions())
 
 	require.NoError(t, clients[0].Close())
 	sessionsDropTo(t, srv, limit-1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestClientDisconnectsMidCall(t *testing.T) {
 		disconnect func(t *testing.T, srv *drpc.DomainSocketServer, mod *echoModule)
 	}{
 		{"raw connection closed while the handler runs", func(t *testing.T, srv *drpc.DomainSocketServer, mod *echoModule) {
-			c := dialPacket(t, srv.GetSocketPath())
+			c := dialPacket(t, srv.SocketPath())
 			require.NoError(t, writePackets(c, messagePackets(marshalCall(t, &drpc.Call{Method: int32(methodBlock), Sequence: 1}))...))
 			eventually(t, func() bool { return mod.blocked.Load() == 1 }, "the handler should be running")
 			require.NoError(t, c.Close())
@@ -48,7 +49,7 @@ func TestClientDisconnectsMidCall(t *testing.T) {
 			assert.False(t, c.IsConnected(), "a cancelled call closes the connection")
 		}},
 		{"after 1 of 3 chunks", func(t *testing.T, srv *drpc.DomainSocketServer, _ *echoModule) {
-			c := dialPacket(t, srv.GetSocketPath())
+			c := dialPacket(t, srv.SocketPath())
 			msg := marshalCall(t, &drpc.Call{Method: int32(methodEcho), Sequence: 1, Body: make([]byte, threeChunks)})
 			require.NoError(t, writePackets(c, messagePackets(msg)[0]))
 			require.NoError(t, c.Close())
@@ -74,7 +75,7 @@ func TestClientDisconnectsMidCall(t *testing.T) {
 
 func TestHandlerContextEndsWhenClientHangsUp(t *testing.T) {
 	srv, mod := startServer(t)
-	c := dialPacket(t, srv.GetSocketPath())
+	c := dialPacket(t, srv.SocketPath())
 	require.NoError(t, writePackets(c, messagePackets(marshalCall(t, &drpc.Call{Method: int32(methodBlock), Sequence: 1}))...))
 	eventually(t, func() bool { return mod.blocked.Load() == 1 })
 	require.NoError(t, c.Close())
@@ -125,7 +126,7 @@ func TestClientSendsGarbage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := startServer(t)
 			other := connect(t, srv)
-			c := dialPacket(t, srv.GetSocketPath())
+			c := dialPacket(t, srv.SocketPath())
 			_ = writePackets(c, tc.packets...)
 			waitClosed(t, c)
 			sessionsDropTo(t, srv, 1)
@@ -137,7 +138,7 @@ func TestClientSendsGarbage(t *testing.T) {
 
 func TestClientStopsMidMessage(t *testing.T) {
 	srv, _ := startServer(t)
-	silent := dialPacket(t, srv.GetSocketPath())
+	silent := dialPacket(t, srv.SocketPath())
 	msg := marshalCall(t, &drpc.Call{Method: int32(methodEcho), Sequence: 1, Body: make([]byte, threeChunks)})
 	require.NoError(t, writePackets(silent, messagePackets(msg)[0]))
 
@@ -164,7 +165,7 @@ func TestCallThatDoesNotDecode(t *testing.T) {
 		{"invalid wire type", []byte{0x0f, 0x00}},
 	}
 	srv, _ := startServer(t)
-	c := dialPacket(t, srv.GetSocketPath())
+	c := dialPacket(t, srv.SocketPath())
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Error(t, proto.Unmarshal(tc.msg, new(drpc.Call)), "the test message must not decode")
@@ -189,7 +190,7 @@ func TestEmptyCalls(t *testing.T) {
 	// with total_chunks 1, the C library as a header-only packet with
 	// total_chunks 0; the server answers both (method 0 is nobody's).
 	srv, _ := startServer(t)
-	c := dialPacket(t, srv.GetSocketPath())
+	c := dialPacket(t, srv.SocketPath())
 	for name, p := range map[string][]byte{
 		"Go style": chunkPacket(wire.Header{TotalChunks: 1}, nil),
 		"C style":  chunkPacket(wire.Header{}, nil),
@@ -206,22 +207,31 @@ func TestOversizeMessage(t *testing.T) {
 	srv, _ := startServer(t, drpc.WithMaxMessageSize(limit))
 	other := connect(t, srv)
 
-	t.Run("announced by a raw client", func(t *testing.T) {
-		c := dialPacket(t, srv.GetSocketPath())
+	t.Run("announced but never sent", func(t *testing.T) {
+		// A header that announces a message the framing cannot carry is
+		// malformed: the session is closed.
+		c := dialPacket(t, srv.SocketPath())
 		_ = writePackets(c, chunkPacket(wire.Header{TotalDataSize: 1 << 40, ChunkDataSize: 3, TotalChunks: 1}, []byte("abc")))
 		waitClosed(t, c)
 		sessionsDropTo(t, srv, 1)
 	})
-	t.Run("one byte over the limit", func(t *testing.T) {
-		c := connect(t, srv)
-		call := &drpc.Call{Method: int32(methodEcho), Sequence: 1}
-		call.Body = make([]byte, limit-proto.Size(call)-3+1) // 3: the body's tag and 2-byte length
-		require.Equal(t, limit+1, proto.Size(call))
-		_, err := c.SendMsg(context.Background(), call)
-		require.Error(t, err, "the server closes the session instead of answering")
-		assert.False(t, c.IsConnected())
-		sessionsDropTo(t, srv, 1)
-	})
+	for _, over := range []int{1, 2 * wire.MaxChunkData} {
+		t.Run(fmt.Sprintf("%d bytes over the limit", over), func(t *testing.T) {
+			// The server drops the call without buffering it and answers
+			// why; the session goes on.
+			c := connect(t, srv)
+			call := &drpc.Call{Method: int32(methodEcho), Sequence: 1}
+			call.Body = make([]byte, limit-proto.Size(call)-3+over) // 3: the body's tag and 2-byte length
+			resp, err := c.SendMsg(context.Background(), call)
+			require.NoError(t, err)
+			assert.Equal(t, drpc.StatusFailedUnmarshalCall, resp.Status)
+			assert.Equal(t, int64(1), resp.Sequence, "the answer carries the dropped call's sequence")
+			f := drpc.FailureFromResponse(resp)
+			assert.Contains(t, f.Error(), "above the server's limit of 1000 bytes")
+			assert.True(t, c.IsConnected())
+			echo(t, c, "the session goes on")
+		})
+	}
 	t.Run("exactly the limit", func(t *testing.T) {
 		c := connect(t, srv)
 		call := &drpc.Call{Method: int32(methodEcho), Sequence: 1}
@@ -252,7 +262,7 @@ func TestHandlerPanicFailsOnlyThatCall(t *testing.T) {
 		assert.Equal(t, "next", string(resp.Body))
 	}
 	echo(t, other, "unharmed")
-	assert.Equal(t, 2, srv.GetNumSessions())
+	assert.Equal(t, 2, srv.NumSessions())
 }
 
 func TestManyConcurrentSessions(t *testing.T) {
@@ -269,7 +279,7 @@ func TestManyConcurrentSessions(t *testing.T) {
 	errs := make(chan error, sessions)
 	for i := range sessions {
 		done.Go(func() {
-			c := drpc.NewClientConnection(srv.GetSocketPath())
+			c := drpc.NewClientConnection(srv.SocketPath())
 			err := c.Connect(context.Background())
 			connected.Done()
 			if err != nil {
@@ -388,7 +398,7 @@ func TestClientAgainstBadServer(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer func(c *net.UnixConn, call *drpc.Call)
-		opts   []drpc.Option
+		opts   []drpc.ClientOption
 		check  func(t *testing.T, err error)
 	}{
 		{"wrong sequence", answerWith(func(call *drpc.Call) *drpc.Response {
@@ -411,11 +421,6 @@ func TestClientAgainstBadServer(t *testing.T) {
 			_ = writePackets(c, messagePackets([]byte{0xff, 0xff, 0xff})...)
 		}, nil, func(t *testing.T, err error) {
 			assert.Contains(t, err.Error(), "does not decode")
-		}},
-		{"oversize answer", func(c *net.UnixConn, _ *drpc.Call) {
-			_ = writePackets(c, chunkPacket(wire.Header{TotalDataSize: 1 << 30, ChunkDataSize: 1, TotalChunks: 8194}, []byte{1}))
-		}, []drpc.Option{drpc.WithMaxMessageSize(1 << 20)}, func(t *testing.T, err error) {
-			assert.ErrorIs(t, err, drpc.ErrMessageTooLarge)
 		}},
 		{"hang-up instead of an answer", func(c *net.UnixConn, _ *drpc.Call) {
 			_ = c.Close()
@@ -455,6 +460,33 @@ func TestClientAgainstBadServer(t *testing.T) {
 			assert.ErrorIs(t, err, drpc.ErrNotConnected)
 		})
 	}
+}
+
+func TestClientDropsOversizeAnswer(t *testing.T) {
+	// A whole response above the client's limit is dropped without being
+	// buffered; the connection is still in step, so it stays open and the
+	// next call works.
+	var calls atomic.Int32
+	path := fakeServer(t, func(c *net.UnixConn, call *drpc.Call) {
+		body := []byte("small")
+		if calls.Add(1) == 1 {
+			body = make([]byte, 1<<20)
+		}
+		answerWith(func(call *drpc.Call) *drpc.Response {
+			return &drpc.Response{Sequence: call.Sequence, Body: body}
+		})(c, call)
+	})
+	c := drpc.NewClientConnection(path, drpc.WithMaxMessageSize(1<<20))
+	require.NoError(t, c.Connect(context.Background()))
+	defer c.Close()
+	_, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1})
+	require.ErrorIs(t, err, drpc.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), "raise the client's WithMaxMessageSize")
+	assert.True(t, c.IsConnected())
+	resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1})
+	require.NoError(t, err)
+	assert.Equal(t, "small", string(resp.Body))
+	assert.Equal(t, int64(2), resp.Sequence)
 }
 
 func TestClientAcceptsGoodFakeServer(t *testing.T) {

@@ -71,7 +71,7 @@ func FuzzServerPackets(f *testing.F) {
 	close(mod.block) // no handler may wait on a client that hung up
 
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: srv.GetSocketPath(), Net: "unixpacket"})
+		c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: srv.SocketPath(), Net: "unixpacket"})
 		require.NoError(t, err)
 		// Drain the answers, so that the server never waits to send.
 		drained := make(chan struct{})

@@ -3,9 +3,12 @@ package drpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/cc532012/drpc/drpc/internal/envelope"
 	"github.com/cc532012/drpc/drpc/internal/unixsock"
@@ -27,13 +30,27 @@ type Session struct {
 	id    uint64
 	conn  *net.UnixConn
 	creds PeerCredentials
-	srv   *DomainSocketServer
+	env   *sessionEnv
 
-	hangup *hangupWatch // ends the call's context if the client hangs up
+	hangup   *hangupWatch // ends the call's context if the client hangs up
+	module   Module       // of the call in flight, for the last Handler
+	replyBuf []byte       // MarshalReply's buffer, reused
 
-	mu     sync.Mutex // guards busy and closed
-	busy   bool       // a call has been received and not yet answered
-	closed bool
+	mu      sync.Mutex // guards busy, closing and forced
+	busy    bool       // a call has been received and not yet answered
+	closing bool       // the server is shutting down: end after this call
+	forced  bool       // the server closed the connection without waiting
+}
+
+// sessionEnv is everything a session needs from its server.
+type sessionEnv struct {
+	log            *slog.Logger
+	maxMessageSize int
+	busyPoll       time.Duration
+	disp           *dispatcher
+	watchdog       *hangupWatchdog
+	ended          func(*Session) // the server forgets the session
+	cutOff         func()         // a call's answer was lost to a forced close
 }
 
 // ID is a number that identifies the session in the server's logs.
@@ -43,41 +60,73 @@ func (s *Session) ID() uint64 { return s.id }
 // once when the connection was accepted.
 func (s *Session) PeerCredentials() PeerCredentials { return s.creds }
 
+// PeerGroups returns the connected process's supplementary group IDs, as
+// the kernel recorded them when it connected (SO_PEERGROUPS, Linux 4.13
+// and later). Like the credentials they cannot be forged by the peer. It
+// reads them from the socket on every call.
+func (s *Session) PeerGroups() ([]uint32, error) {
+	groups, err := unixsock.PeerGroups(s.conn)
+	if err != nil {
+		return nil, fmt.Errorf("dRPC session %d: %w", s.id, err)
+	}
+	return groups, nil
+}
+
 // newSession returns the session of a new connection; cancel ends the
 // context its calls run in.
-func newSession(srv *DomainSocketServer, id uint64, conn *net.UnixConn, cancel context.CancelCauseFunc) (*Session, error) {
+func newSession(env *sessionEnv, id uint64, conn *net.UnixConn, cancel context.CancelCauseFunc) (*Session, error) {
 	c, err := unixsock.PeerCredentials(conn)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{id: id, conn: conn, creds: PeerCredentials(c), srv: srv, hangup: newHangupWatch(conn, cancel)}, nil
+	s := &Session{id: id, conn: conn, creds: PeerCredentials(c), env: env}
+	s.hangup = newHangupWatch(conn, func() {
+		env.disp.event(EventHangUp)
+		env.log.Info("dRPC client hung up during its call; ending the call's context",
+			"session", id, "pid", c.PID, "uid", c.UID)
+		cancel(errClientHungUp)
+	})
+	return s, nil
 }
 
 // serve answers the session's calls until the client hangs up, sends
 // something malformed, or the server shuts down.
 func (s *Session) serve(ctx context.Context) {
-	defer s.srv.endSession(s)
-	defer s.hangup.cancel(nil)
-	recv := wire.NewReceiver(s.conn, s.srv.opts.maxMessageSize)
+	defer s.env.ended(s)
+	recv := wire.NewReceiver(newPacketReader(s.conn, s.env.busyPoll), s.env.maxMessageSize)
 	send := wire.NewSender(s.conn)
 	var head []byte
+	var tooLarge *wire.TooLargeError
 	for {
 		msg, err := recv.ReadMessage()
-		if err != nil {
+		var r reply
+		switch {
+		case err == nil:
+			if !s.begin() {
+				r = s.env.disp.refuseShuttingDown(s, msg)
+				break
+			}
+			s.hangup.start()
+			s.env.watchdog.callStarted()
+			r = s.env.disp.dispatch(ctx, s, msg)
+			s.hangup.stop()
+		case errors.As(err, &tooLarge):
+			if !s.begin() {
+				return
+			}
+			r = s.env.disp.refuseTooLarge(s, tooLarge)
+		default:
 			s.logEnd(err)
 			return
 		}
-		if !s.begin() {
-			s.srv.log.Debug("dRPC call refused: the server is shutting down", "session", s.id)
-			return
-		}
-		s.hangup.start()
-		s.srv.hangups.callStarted()
-		r := s.srv.dispatch(ctx, s, msg)
-		s.hangup.stop()
 		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body))
-		if err := send.Send(head, r.body); err != nil {
-			s.logEnd(err)
+		err = send.Send(head, r.body)
+		s.env.disp.finished(&r)
+		if err != nil {
+			if s.wasForced() {
+				s.env.cutOff()
+			}
+			s.logEnd(fmt.Errorf("send response: %w", err))
 			return
 		}
 		if !s.end() {
@@ -88,10 +137,15 @@ func (s *Session) serve(ctx context.Context) {
 
 func (s *Session) logEnd(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		s.srv.log.Debug("dRPC session ended", "session", s.id)
+		s.env.log.Debug("dRPC session ended", "session", s.id)
 		return
 	}
-	s.srv.log.Log(context.Background(), logLevelFor(err), "dRPC session closed", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "err", err)
+	level := slog.LevelDebug
+	if errors.Is(err, ErrMalformedPacket) {
+		level = slog.LevelWarn
+		s.env.disp.event(EventMalformedPacket)
+	}
+	s.env.log.Log(context.Background(), level, "dRPC session closed", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "err", err)
 }
 
 // begin marks a call as in flight; false means the server is shutting down
@@ -99,7 +153,7 @@ func (s *Session) logEnd(err error) {
 func (s *Session) begin() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closing {
 		return false
 	}
 	s.busy = true
@@ -111,7 +165,7 @@ func (s *Session) end() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = false
-	return !s.closed
+	return !s.closing
 }
 
 // closeIfIdle closes the connection unless a call is in flight, and in
@@ -119,16 +173,31 @@ func (s *Session) end() bool {
 func (s *Session) closeIfIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
+	s.closing = true
 	if !s.busy {
 		_ = s.conn.Close()
 	}
 }
 
-// close closes the connection now, interrupting a call in flight.
+// close closes the connection.
 func (s *Session) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
+	s.closing = true
 	_ = s.conn.Close()
+}
+
+// forceClose closes the connection now, interrupting a call in flight,
+// whose answer is then lost (and counted by cutOff).
+func (s *Session) forceClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing, s.forced = true, true
+	_ = s.conn.Close()
+}
+
+func (s *Session) wasForced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forced
 }

@@ -38,7 +38,7 @@ func TestShutdownWaitsForCallsInFlight(t *testing.T) {
 	busy := connect(t, srv)
 	idle := connect(t, srv)
 	echo(t, idle, "idle from now on")
-	midMessage := dialPacket(t, srv.GetSocketPath())
+	midMessage := dialPacket(t, srv.SocketPath())
 	require.NoError(t, writePackets(midMessage, messagePackets(make([]byte, threeChunks))[0]))
 	sessionsDropTo(t, srv, 3)
 	inFlight := blockingCall(t, busy, mod)
@@ -51,7 +51,7 @@ func TestShutdownWaitsForCallsInFlight(t *testing.T) {
 	waitClosed(t, midMessage)
 	_, err := idle.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
 	assert.Error(t, err, "the idle session should be closed")
-	assertGone(t, srv.GetSocketPath())
+	assertGone(t, srv.SocketPath())
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned %v while a call was in flight", err)
@@ -64,7 +64,7 @@ func TestShutdownWaitsForCallsInFlight(t *testing.T) {
 	assert.Equal(t, drpc.StatusSuccess, res.resp.Status)
 	assert.Equal(t, "done", string(res.resp.Body))
 	assert.NoError(t, receive(t, done, "Shutdown"))
-	assert.Equal(t, 0, srv.GetNumSessions())
+	assert.Equal(t, 0, srv.NumSessions())
 	assert.Equal(t, int32(0), mod.ctxEnded.Load(), "a call that finished in time is not cancelled")
 
 	_, err = busy.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
@@ -80,14 +80,16 @@ func TestShutdownDeadline(t *testing.T) {
 	defer cancel()
 	err := srv.Shutdown(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "1 session(s) closed before their calls finished")
+	require.ErrorIs(t, err, drpc.ErrShutdownInterrupted)
+	assert.Contains(t, err.Error(), "1 call(s) cut off")
+	assert.NotContains(t, err.Error(), "still running", "the handler returned once its context ended")
 
 	eventually(t, func() bool { return mod.ctxEnded.Load() == 1 }, "the handler's context should be cancelled")
 	res := receive(t, inFlight, "the cut-off call")
 	assert.Error(t, res.err, "the call cut off gets no answer")
 	assert.False(t, c.IsConnected())
 	sessionsDropTo(t, srv, 0)
-	assertGone(t, srv.GetSocketPath())
+	assertGone(t, srv.SocketPath())
 
 	again := srv.Shutdown(context.Background())
 	assert.Equal(t, err, again, "a second Shutdown returns the first one's result")
@@ -114,12 +116,12 @@ func TestShutdownIdle(t *testing.T) {
 		echo(t, clients[i], "hello")
 	}
 	require.NoError(t, srv.Shutdown(context.Background()))
-	assert.Equal(t, 0, srv.GetNumSessions())
+	assert.Equal(t, 0, srv.NumSessions())
 	for _, c := range clients {
 		_, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
 		assert.Error(t, err)
 	}
-	assertGone(t, srv.GetSocketPath())
+	assertGone(t, srv.SocketPath())
 	assert.NoError(t, srv.Shutdown(context.Background()), "a second Shutdown returns the first one's result")
 }
 
@@ -154,7 +156,7 @@ func TestServerLifecycle(t *testing.T) {
 		err := srv.Start(context.Background())
 		require.ErrorIs(t, err, drpc.ErrServerClosed)
 		assert.Contains(t, err.Error(), "create a new server")
-		_, statErr := os.Lstat(srv.GetSocketPath())
+		_, statErr := os.Lstat(srv.SocketPath())
 		assert.ErrorIs(t, statErr, os.ErrNotExist)
 	})
 	t.Run("Shutdown before Start", func(t *testing.T) {
@@ -168,14 +170,14 @@ func TestServerLifecycle(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		assert.ErrorIs(t, srv.Start(ctx), context.Canceled)
-		_, err := os.Lstat(srv.GetSocketPath())
+		_, err := os.Lstat(srv.SocketPath())
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 }
 
 func TestCancelStartContextStopsServer(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
-		srv, err := drpc.NewDomainSocketServer(nil, socketPath(t), 0o600)
+		srv, err := drpc.NewDomainSocketServer(socketPath(t))
 		require.NoError(t, err)
 		require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -185,15 +187,15 @@ func TestCancelStartContextStopsServer(t *testing.T) {
 
 		cancel()
 		eventually(t, func() bool {
-			_, err := os.Lstat(srv.GetSocketPath())
+			_, err := os.Lstat(srv.SocketPath())
 			return os.IsNotExist(err)
 		}, "the socket file should go")
 		sessionsDropTo(t, srv, 0)
-		assertGone(t, srv.GetSocketPath())
+		assertGone(t, srv.SocketPath())
 		assert.ErrorIs(t, srv.Start(context.Background()), drpc.ErrServerClosed)
 	})
 	t.Run("with a call in flight", func(t *testing.T) {
-		srv, err := drpc.NewDomainSocketServer(nil, socketPath(t), 0o600)
+		srv, err := drpc.NewDomainSocketServer(socketPath(t))
 		require.NoError(t, err)
 		mod := &echoModule{block: make(chan struct{})}
 		require.NoError(t, srv.RegisterRPCModule(mod))
@@ -213,10 +215,10 @@ func TestCancelStartContextStopsServer(t *testing.T) {
 
 func TestShutdownSparesNewerServersSocket(t *testing.T) {
 	first, _ := startServer(t)
-	path := first.GetSocketPath()
+	path := first.SocketPath()
 	require.NoError(t, os.Remove(path)) // by hand, or by a tool
 
-	second, err := drpc.NewDomainSocketServer(nil, path, 0o600)
+	second, err := drpc.NewDomainSocketServer(path)
 	require.NoError(t, err)
 	require.NoError(t, second.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
 	require.NoError(t, second.Start(context.Background()))
@@ -247,7 +249,7 @@ func TestShutdownWhileClientsConnect(t *testing.T) {
 					return
 				default:
 				}
-				c := drpc.NewClientConnection(srv.GetSocketPath())
+				c := drpc.NewClientConnection(srv.SocketPath())
 				if c.Connect(context.Background()) == nil {
 					if _, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)}); err == nil {
 						served.Add(1)
@@ -261,6 +263,6 @@ func TestShutdownWhileClientsConnect(t *testing.T) {
 	require.NoError(t, srv.Shutdown(context.Background()))
 	close(stop)
 	wg.Wait()
-	assert.Equal(t, 0, srv.GetNumSessions())
-	assertGone(t, srv.GetSocketPath())
+	assert.Equal(t, 0, srv.NumSessions())
+	assertGone(t, srv.SocketPath())
 }

@@ -22,7 +22,7 @@ import (
 
 func TestStartRefusesPathInUse(t *testing.T) {
 	first, _ := startServer(t)
-	path := first.GetSocketPath()
+	path := first.SocketPath()
 	second := newServer(t, path, 0o600)
 	err := second.Start(context.Background())
 	require.ErrorIs(t, err, drpc.ErrSocketInUse)
@@ -142,12 +142,21 @@ func TestStartBadPath(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newServer(t, tc.path, 0o600)
-			err := srv.Start(context.Background())
+			// The path is checked when the server is built.
+			srv, err := drpc.NewDomainSocketServer(tc.path)
 			require.ErrorIs(t, err, tc.wantErr)
+			assert.Nil(t, srv)
 			assert.Contains(t, err.Error(), tc.wantMsg)
 		})
 	}
+	t.Run("directory removed between build and start", func(t *testing.T) {
+		sub := filepath.Join(dir, "gone")
+		require.NoError(t, os.Mkdir(sub, 0o700))
+		srv := newServer(t, filepath.Join(sub, "s.sock"), 0o600)
+		require.NoError(t, os.Remove(sub))
+		err := srv.Start(context.Background())
+		require.ErrorIs(t, err, drpc.ErrSocketDirNotFound)
+	})
 	t.Run("path of 107 bytes", func(t *testing.T) {
 		path := dir + "/" + strings.Repeat("x", drpc.MaxSocketPathLen-len(dir)-1)
 		require.Len(t, path, 107)
@@ -156,8 +165,8 @@ func TestStartBadPath(t *testing.T) {
 		serverWorks(t, srv)
 	})
 	t.Run("empty path", func(t *testing.T) {
-		_, err := drpc.NewDomainSocketServer(nil, "", 0o600)
-		assert.ErrorIs(t, err, drpc.ErrSocketDirNotFound)
+		_, err := drpc.NewDomainSocketServer("")
+		assert.ErrorIs(t, err, drpc.ErrSocketPathEmpty)
 	})
 }
 
@@ -170,7 +179,7 @@ func TestSocketModeIgnoresUmask(t *testing.T) {
 
 				srv := newServer(t, socketPath(t), mode)
 				require.NoError(t, srv.Start(context.Background()))
-				fi, err := os.Lstat(srv.GetSocketPath())
+				fi, err := os.Lstat(srv.SocketPath())
 				require.NoError(t, err)
 				assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 				assert.Equal(t, mode, fi.Mode().Perm())
@@ -268,7 +277,7 @@ func TestSocketModeAgainstOtherUser(t *testing.T) {
 		t.Run(fmt.Sprintf("%#o", tc.mode), func(t *testing.T) {
 			srv := newServer(t, filepath.Join(dir, fmt.Sprintf("s%o.sock", tc.mode)), tc.mode)
 			require.NoError(t, srv.Start(context.Background()))
-			result, pid := runAs(t, exe, srv.GetSocketPath(), nobody, nobody)
+			result, pid := runAs(t, exe, srv.SocketPath(), nobody, nobody)
 			if !tc.wantOK {
 				assert.Equal(t, "EACCES", result)
 				return

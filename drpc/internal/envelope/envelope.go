@@ -151,3 +151,36 @@ func decode(b []byte, set func(num protowire.Number, v uint64, body []byte), bod
 	}
 	return nil
 }
+
+// DecodeCallHead decodes the fields of a Call that precede its body from
+// the first bytes of an encoded Call, as a receiver keeps of a message it
+// drops. It stops at the body field and reports whether every field before
+// it was complete; fields in another order than the canonical one (which
+// every known peer writes) may be missed.
+func DecodeCallHead(b []byte) (Call, bool) {
+	var c Call
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return c, false
+		}
+		if num == callBody || typ != protowire.VarintType {
+			return c, true
+		}
+		b = b[n:]
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return c, false
+		}
+		b = b[n:]
+		switch num {
+		case callModule:
+			c.Module = int32(v)
+		case callMethod:
+			c.Method = int32(v)
+		case callSequence:
+			c.Sequence = int64(v)
+		}
+	}
+	return c, true
+}

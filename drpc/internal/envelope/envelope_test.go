@@ -92,3 +92,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeCallHead(t *testing.T) {
+	full := AppendCallHead(nil, 3, 301, 4242, 1000)
+	full = append(full, make([]byte, 1000)...)
+	tests := []struct {
+		name string
+		in   []byte
+		want Call
+		ok   bool
+	}{
+		{"whole head and body", full, Call{Module: 3, Method: 301, Sequence: 4242}, true},
+		{"cut in the body", full[:20], Call{Module: 3, Method: 301, Sequence: 4242}, true},
+		{"cut in the sequence", full[:6], Call{Module: 3, Method: 301}, false},
+		{"empty", nil, Call{}, true},
+		{"zero fields left out", AppendCallHead(nil, 0, 0, 7, 5), Call{Sequence: 7}, true},
+		{"negative sequence", AppendCallHead(nil, 1, 101, -1, 0), Call{Module: 1, Method: 101, Sequence: -1}, true},
+		{"garbage", []byte{0xff, 0xff, 0xff}, Call{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := DecodeCallHead(tc.in)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -9,6 +9,8 @@ var (
 	ErrSocketInUse = errors.New("socket path is in use by a listening server")
 	// ErrNotSocket: something that is not a socket exists at the path.
 	ErrNotSocket = errors.New("socket path holds a file that is not a socket")
+	// ErrPathEmpty: the socket path is empty.
+	ErrPathEmpty = errors.New("socket path is empty")
 	// ErrPathTooLong: the path does not fit in sockaddr_un.sun_path.
 	ErrPathTooLong = errors.New("socket path is too long")
 	// ErrDirNotFound: the directory that should hold the socket is missing

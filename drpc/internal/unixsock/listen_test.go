@@ -143,6 +143,67 @@ func TestListenModeConcurrently(t *testing.T) {
 	wg.Wait()
 }
 
+func TestListenLeavesUmaskAlone(t *testing.T) {
+	// The umask belongs to the whole process: while servers start, another
+	// goroutine creating files must get exactly the modes it asks for. (A
+	// Listen that set the umask around bind made such files 0600.)
+	dir := shortDir(t)
+	old := unix.Umask(0o022)
+	defer unix.Umask(old)
+
+	stop := make(chan struct{})
+	var created, wrong []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := filepath.Join(dir, fmt.Sprintf("d%d", i))
+			if err := os.Mkdir(p, 0o755); err != nil {
+				wrong = append(wrong, p+": "+err.Error())
+				continue
+			}
+			created = append(created, p)
+			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o755 {
+				wrong = append(wrong, fmt.Sprintf("%s: %v", p, fi.Mode()))
+			}
+		}
+	}()
+	for i := range 300 {
+		path := filepath.Join(dir, fmt.Sprintf("u%d.sock", i%3))
+		l, err := unixsock.Listen(path, 0o600)
+		require.NoError(t, err)
+		_ = l.Close()
+	}
+	close(stop)
+	<-done
+	assert.NotEmpty(t, created)
+	assert.Empty(t, wrong, "directories created with 0755 while servers started got another mode")
+	assert.Equal(t, 0o022, unix.Umask(0o022), "the umask is untouched")
+}
+
+func TestListenLeavesNothingBehind(t *testing.T) {
+	// The private directory the socket is bound in goes away, on success
+	// and on failure.
+	dir := shortDir(t)
+	path := filepath.Join(dir, "n.sock")
+	l := listen(t, path, 0o666)
+	_, err := unixsock.Listen(path, 0o600)
+	require.ErrorIs(t, err, unixsock.ErrSocketInUse)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "n.sock", entries[0].Name())
+	require.NoError(t, l.Close())
+	entries, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
 func TestListenRefusesPathInUse(t *testing.T) {
 	path := filepath.Join(shortDir(t), "s.sock")
 	first := listen(t, path, 0o600)
@@ -287,18 +348,19 @@ func TestListenSocketDir(t *testing.T) {
 		name string
 		path string
 		want string
+		is   error
 	}{
-		{"missing directory", filepath.Join(dir, "missing", "s.sock"), "create it before starting the server"},
-		{"missing tree", filepath.Join(dir, "a", "b", "c", "s.sock"), "does not exist"},
-		{"parent is a file", filepath.Join(notDir, "s.sock"), "is not a directory"},
-		{"empty path", "", "the socket path is empty"},
+		{"missing directory", filepath.Join(dir, "missing", "s.sock"), "create it before starting the server", unixsock.ErrDirNotFound},
+		{"missing tree", filepath.Join(dir, "a", "b", "c", "s.sock"), "does not exist", unixsock.ErrDirNotFound},
+		{"parent is a file", filepath.Join(notDir, "s.sock"), "is not a directory", unixsock.ErrDirNotFound},
+		{"empty path", "", "socket path is empty", unixsock.ErrPathEmpty},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := unixsock.Listen(tc.path, 0o600)
-			require.ErrorIs(t, err, unixsock.ErrDirNotFound)
+			require.ErrorIs(t, err, tc.is)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.ErrorIs(t, unixsock.CheckPath(tc.path), unixsock.ErrDirNotFound)
+			assert.ErrorIs(t, unixsock.CheckPath(tc.path), tc.is)
 		})
 	}
 	_, err := os.Stat(filepath.Join(dir, "missing"))

@@ -84,3 +84,23 @@ func TestPeerCredentialsNotASocket(t *testing.T) {
 	assert.ErrorIs(t, err, unix.ENOTSOCK)
 	assert.Contains(t, err.Error(), "SO_PEERCRED")
 }
+
+func TestPeerGroups(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	f := os.NewFile(uintptr(fds[0]), "a")
+	defer f.Close()
+	defer unix.Close(fds[1])
+	c, err := net.FileConn(f)
+	require.NoError(t, err)
+	defer c.Close()
+	got, err := unixsock.PeerGroups(c.(*net.UnixConn))
+	require.NoError(t, err)
+	want, err := unix.Getgroups()
+	require.NoError(t, err)
+	wantU := make([]uint32, 0, len(want))
+	for _, g := range want {
+		wantU = append(wantU, uint32(g))
+	}
+	assert.ElementsMatch(t, wantU, got, "a socket pair's peer is this process")
+}

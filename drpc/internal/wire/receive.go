@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,9 +38,13 @@ func NewReceiver(r io.Reader, maxMessageSize int) *Receiver {
 // ReadMessage reads the packets of one message and returns its bytes. It
 // returns io.EOF if the peer closed the connection between messages, an
 // error wrapping io.ErrUnexpectedEOF if it closed in the middle of one, and
-// an error wrapping ErrMalformedPacket or ErrMessageTooLarge for a packet that
-// breaks the rules. After any error the connection must be closed: the
-// stream of packets can no longer be trusted.
+// an error wrapping ErrMalformedPacket for a packet that breaks the rules.
+//
+// A well-formed message above the size limit is read and dropped packet by
+// packet, never buffered, and reported as a *TooLargeError (which wraps
+// ErrMessageTooLarge): the connection is still in step and may go on.
+// After any other error the connection must be closed: the stream of
+// packets can no longer be trusted.
 func (r *Receiver) ReadMessage() ([]byte, error) {
 	if cap(r.buf) > keepBufferSize {
 		r.buf = nil
@@ -54,6 +59,9 @@ func (r *Receiver) ReadMessage() ([]byte, error) {
 		return nil, fmt.Errorf("receive dRPC packet: %w", err)
 	}
 	first, err := r.checkFirst(r.buf[:n])
+	if errors.Is(err, ErrMessageTooLarge) {
+		return nil, r.discard(first, n)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -72,14 +80,22 @@ func (r *Receiver) ReadMessage() ([]byte, error) {
 	return r.buf[HeaderSize : HeaderSize+got], nil
 }
 
-// checkFirst checks the first packet of a message.
+// checkFirst checks the first packet of a message. A message above the
+// size limit gives an error wrapping ErrMessageTooLarge only if its first
+// packet is otherwise well formed, so that the rest can be discarded.
 func (r *Receiver) checkFirst(packet []byte) (Header, error) {
 	h, err := ParseHeader(packet)
 	if err != nil {
 		return h, err
 	}
 	if h.TotalDataSize > r.maxSize {
-		return h, fmt.Errorf("%w: total_data_size %d is above the limit of %d bytes", ErrMessageTooLarge, h.TotalDataSize, r.maxSize)
+		if want := ChunkCount(h.TotalDataSize); uint64(h.TotalChunks) != want {
+			return h, malformed("total_chunks is %d, but a message of %d bytes takes %d", h.TotalChunks, h.TotalDataSize, want)
+		}
+		if err := checkChunk(h, h, 0, 0, len(packet)); err != nil {
+			return h, err
+		}
+		return h, ErrMessageTooLarge
 	}
 	if h.TotalChunks == 0 {
 		if h.TotalDataSize == 0 && h.ChunkDataSize == 0 && len(packet) == HeaderSize {
@@ -157,4 +173,61 @@ func (r *Receiver) ensure(n int) {
 	grown := make([]byte, max(n, 2*cap(r.buf)))
 	copy(grown, r.buf)
 	r.buf = grown
+}
+
+// TooLargeError reports a message above the receiver's size limit that was
+// read and dropped: the connection is still in step. It wraps
+// ErrMessageTooLarge.
+type TooLargeError struct {
+	// Size is the message's total_data_size.
+	Size uint64
+	// Limit is the receiver's limit.
+	Limit uint64
+	// Head is a copy of the message's first bytes (at most HeadSize), enough
+	// to decode the fields of a Call or Response that precede the body.
+	Head []byte
+}
+
+// HeadSize is the most of a dropped message's first bytes that a
+// TooLargeError keeps.
+const HeadSize = 64
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%v: %d bytes, above the limit of %d bytes", ErrMessageTooLarge, e.Size, e.Limit)
+}
+
+// Unwrap returns ErrMessageTooLarge.
+func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
+
+// discard reads and drops the remaining packets of the too-large message
+// described by first, whose first packet of n bytes is in the buffer,
+// checking each as ReadMessage would.
+func (r *Receiver) discard(first Header, n int) error {
+	tooLarge := &TooLargeError{
+		Size:  first.TotalDataSize,
+		Limit: r.maxSize,
+		Head:  bytes.Clone(r.buf[HeaderSize:min(n, HeaderSize+HeadSize)]),
+	}
+	got := first.ChunkDataSize
+	for idx := uint32(1); idx < first.TotalChunks; idx++ {
+		n, err := r.r.Read(r.buf[:readWindow])
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("drop chunk %d of %d of a message of %d bytes above the limit: connection closed: %w", idx, first.TotalChunks, first.TotalDataSize, err)
+		}
+		h, err := ParseHeader(r.buf[:n])
+		if err == nil {
+			err = checkChunk(first, h, idx, got, n)
+		}
+		if err != nil {
+			return fmt.Errorf("drop a message of %d bytes above the limit: %w", first.TotalDataSize, err)
+		}
+		got += h.ChunkDataSize
+	}
+	if got != first.TotalDataSize {
+		return malformed("message ends after chunk %d of %d with %d of %d bytes", first.TotalChunks-1, first.TotalChunks, got, first.TotalDataSize)
+	}
+	return tooLarge
 }

@@ -175,21 +175,26 @@ func TestReceiverRejectsOversizePacketOnSocket(t *testing.T) {
 }
 
 func TestReceiverMessageTooLarge(t *testing.T) {
+	// A well-formed message above the limit is read and dropped packet by
+	// packet: the receiver reports it, keeps no more memory than for a
+	// small message, and the next message reads normally.
 	tests := []struct {
 		name  string
 		limit int
-		total uint64
+		total int
 	}{
-		{"one byte over a small limit", 1000, 1001},
-		{"huge", 1000, 1 << 62},
-		{"all ones", 0, ^uint64(0)},
+		{"one byte over a small limit, one chunk", 1000, 1001},
+		{"several chunks over a small limit", 1000, 3*MaxChunkData + 5},
+		{"one byte over a one-chunk limit", MaxChunkData, MaxChunkData + 1},
 		{"one byte over the default limit", 0, DefaultMaxMessageSize + 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := packet(Header{TotalDataSize: tc.total, ChunkDataSize: 10, TotalChunks: uint32(ChunkCount(tc.total))}, make([]byte, 10))
 			small := sendPackets(t, []byte("warm-up"))
-			src := &packetReader{packets: [][]byte{small[0], p}}
+			big := sendPackets(t, testMessage(tc.total))
+			after := sendPackets(t, []byte("after"))
+			packets := append(append(append([][]byte{}, small...), big...), after...)
+			src := &packetReader{packets: packets}
 			r := NewReceiver(src, tc.limit)
 			_, err := r.ReadMessage()
 			require.NoError(t, err)
@@ -199,23 +204,64 @@ func TestReceiverMessageTooLarge(t *testing.T) {
 			require.ErrorIs(t, err, ErrMessageTooLarge)
 			assert.NotErrorIs(t, err, ErrMalformedPacket)
 			assert.Nil(t, msg)
+			var tl *TooLargeError
+			require.ErrorAs(t, err, &tl)
+			assert.Equal(t, uint64(tc.total), tl.Size)
+			assert.Equal(t, testMessage(tc.total)[:HeadSize], tl.Head, "the head of the dropped message is kept")
 			assert.Contains(t, err.Error(), "above the limit")
-			assert.Equal(t, capBefore, cap(r.buf), "the receiver must check the size before it allocates")
+			assert.Equal(t, capBefore, cap(r.buf), "the receiver must not buffer a message above the limit")
 
-			// Nothing beyond the error itself is allocated.
-			var before, after runtime.MemStats
+			msg, err = r.ReadMessage()
+			require.NoError(t, err, "the connection is still in step")
+			assert.Equal(t, "after", string(msg))
+
+			// Dropping allocates nothing beyond the error itself.
+			var before, afterStats runtime.MemStats
 			runtime.ReadMemStats(&before)
-			const runs = 20
+			const runs = 5
 			for range runs {
-				src.next = 1
-				_, _ = r.ReadMessage()
+				src.next = len(small)
+				_, err = r.ReadMessage()
+				require.ErrorIs(t, err, ErrMessageTooLarge)
 			}
-			runtime.ReadMemStats(&after)
-			perRun := (after.TotalAlloc - before.TotalAlloc) / runs
-			assert.Less(t, perRun, uint64(4096), "bytes allocated to refuse an oversize message")
+			runtime.ReadMemStats(&afterStats)
+			perRun := (afterStats.TotalAlloc - before.TotalAlloc) / runs
+			assert.Less(t, perRun, uint64(4096), "bytes allocated to drop an oversize message")
 			assert.Equal(t, capBefore, cap(r.buf))
 		})
 	}
+}
+
+func TestReceiverMessageTooLargeMalformed(t *testing.T) {
+	// A message above the limit whose packets break the rules is malformed:
+	// the connection must be closed, nothing is allocated for it.
+	total := uint64(2*MaxChunkData + 1)
+	tests := []struct {
+		name    string
+		limit   int
+		packets [][]byte
+	}{
+		{"chunk count does not fit the size", 1000, [][]byte{packet(Header{TotalDataSize: 1 << 62, ChunkDataSize: 10, TotalChunks: 7}, make([]byte, 10))}},
+		{"all ones", 0, [][]byte{packet(Header{TotalDataSize: ^uint64(0), ChunkDataSize: 10, TotalChunks: ^uint32(0)}, make([]byte, 10))}},
+		{"first chunk shorter than its header says", 1000, [][]byte{packet(Header{TotalDataSize: 1001, ChunkDataSize: 1001, TotalChunks: 1}, make([]byte, 10))}},
+		{"message ends short", 1000, [][]byte{packet(Header{TotalDataSize: 1001, ChunkDataSize: 10, TotalChunks: 1}, make([]byte, 10))}},
+		{"second chunk out of order", 1000, [][]byte{chunkOf(total, 0, 1), chunkOf(total, 2, 1)}},
+		{"second chunk of another size", 1000, [][]byte{chunkOf(total, 0, 1), chunkOf(total+1, 1, 1)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewReceiver(&packetReader{packets: tc.packets}, tc.limit)
+			_, err := r.ReadMessage()
+			require.ErrorIs(t, err, ErrMalformedPacket)
+			var tl *TooLargeError
+			assert.False(t, errors.As(err, &tl))
+		})
+	}
+	t.Run("peer closes while its message is dropped", func(t *testing.T) {
+		r := NewReceiver(&packetReader{packets: [][]byte{chunkOf(total, 0, 1)}}, 1000)
+		_, err := r.ReadMessage()
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	})
 }
 
 func TestReceiverSizeLimitBoundary(t *testing.T) {

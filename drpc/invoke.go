@@ -1,0 +1,121 @@
+package drpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// This file holds the small runtime that the generated service code (the
+// packages of the api module, made by protoc-gen-go-drpc) calls, so that
+// every generated client and server adapter behaves the same way.
+// Hand-written modules and clients may use it too.
+
+// ErrMalformedReply: a call succeeded but its reply body does not decode into
+// the method's reply message (the peer speaks another version of the schema,
+// or is broken). Generated clients return it wrapped, with the decoding
+// error.
+var ErrMalformedReply = errors.New("dRPC reply does not decode")
+
+// Invoke makes one call of method m through s: it encodes req as the call
+// body, sends it, and decodes a successful reply's body into reply. If s is
+// a FuncSender (a *ClientConnection is), the reply is decoded straight from
+// the receive buffer, without a copy of the body; the request is encoded
+// into a pooled buffer, so a Sender or ClientInterceptor must not keep
+// call.Body after the call returns.
+//
+// A nil req (a typed nil pointer) is sent as an empty body, which the server
+// decodes as an empty request message. The error is:
+//   - the error of s.SendMsg, if no response arrived;
+//   - a *Failure with the response's status, if the status is not
+//     StatusSuccess (test it with errors.As or errors.Is);
+//   - an error wrapping ErrMalformedReply and the decoding error, if the
+//     reply body does not decode;
+//   - an error wrapping the encoding error, if req cannot be encoded (the
+//     call is then not sent).
+func Invoke(ctx context.Context, s Sender, m Method, req, reply proto.Message) error {
+	buf := requestBufs.Get().(*[]byte)
+	defer putRequestBuf(buf)
+	body, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], req)
+	if err != nil {
+		return fmt.Errorf("dRPC call %s: encode request: %w", m, err)
+	}
+	*buf = body
+	call := Call{Module: int32(m.Module()), Method: int32(m.ID()), Body: body}
+	if fs, ok := s.(FuncSender); ok {
+		return fs.SendMsgFunc(ctx, &call, func(status Status, b []byte) error {
+			if err := failureOf(status, b); err != nil {
+				return err
+			}
+			return unmarshalReply(m, b, reply)
+		})
+	}
+	resp, err := s.SendMsg(ctx, &call)
+	if err != nil {
+		return err
+	}
+	if err := FailureFromResponse(resp); err != nil {
+		return err
+	}
+	return unmarshalReply(m, resp.GetBody(), reply)
+}
+
+func unmarshalReply(m Method, body []byte, reply proto.Message) error {
+	if err := proto.Unmarshal(body, reply); err != nil {
+		return fmt.Errorf("dRPC call %s: %w as %s: %w", m, ErrMalformedReply, reply.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return nil
+}
+
+// requestBufs holds the buffers Invoke encodes requests into.
+var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuf is the largest buffer put back into a pool: a rare huge
+// message should not pin its memory.
+const maxPooledBuf = 1 << 20
+
+func putRequestBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		*b = nil
+	}
+	requestBufs.Put(b)
+}
+
+// UnmarshalRequest decodes the body of a call to method m into req, for a
+// server adapter. An empty body decodes as an empty message. A body that
+// does not decode gives a *Failure with StatusFailedUnmarshalPayload that
+// wraps the decoding error.
+func UnmarshalRequest(m Method, body []byte, req proto.Message) error {
+	if err := proto.Unmarshal(body, req); err != nil {
+		return WrapFailure(StatusFailedUnmarshalPayload,
+			fmt.Errorf("request of %s does not decode as %s: %w", m, req.ProtoReflect().Descriptor().FullName(), err))
+	}
+	return nil
+}
+
+// MarshalReply encodes a handler's reply to method m, for a server
+// adapter. The encoding goes into a buffer of session s that is reused for
+// the session's next reply, so the body is valid until the reply is sent:
+// return it from HandleCall, and do not keep it (neither may an
+// Interceptor). With a nil s the body is newly allocated. A nil reply (a
+// typed nil pointer) encodes as an empty message. A reply that cannot be
+// encoded (a string field that is not valid UTF-8, say) gives a *Failure
+// with StatusFailedMarshal that wraps the encoding error.
+func MarshalReply(s *Session, m Method, reply proto.Message) ([]byte, error) {
+	var buf []byte
+	if s != nil {
+		buf = s.replyBuf[:0]
+	}
+	body, err := proto.MarshalOptions{}.MarshalAppend(buf, reply)
+	if err != nil {
+		return nil, WrapFailure(StatusFailedMarshal,
+			fmt.Errorf("reply of %s does not encode: %w", m, err))
+	}
+	if s != nil && cap(body) <= maxPooledBuf {
+		s.replyBuf = body
+	}
+	return body, nil
+}
