@@ -3,7 +3,7 @@
 # would build it; the tools (buf, protoc-gen-go, staticcheck) run as
 # `go tool` entries of the tools module through go.work.
 
-MODULES  := proto drpc server agent tools
+MODULES  := proto drpc api daemon server agent tools
 BASELINE := breaking/baseline.binpb
 BIN      := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1
@@ -41,12 +41,12 @@ breaking:
 
 ## generate: regenerate the Go code of the schema: the messages (protoc-gen-go,
 ## committed under proto/) and the dRPC modules (protoc-gen-go-drpc, committed
-## under drpc/gen/).
+## under api/).
 generate:
 	go tool buf generate
 
-## check-generated: fail if regenerating changes or adds any file under proto/ or drpc/gen/.
-GENERATED := proto drpc/gen
+## check-generated: fail if regenerating changes or adds any file under proto/ or api/.
+GENERATED := proto api
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make generate' and commit the result"; \

@@ -3,16 +3,19 @@ package drpc
 import (
 	"context"
 	"fmt"
-	"math"
 	"reflect"
+
+	"github.com/cc532012/drpc/drpc/ids"
 )
 
 // ModuleMethodOffset is the spacing of method IDs: module N owns the method
 // IDs N*ModuleMethodOffset+1 .. N*ModuleMethodOffset+ModuleMethodOffset-1.
-const ModuleMethodOffset = 100
+// It is ids.ModuleMethodOffset, where the ID rules live.
+const ModuleMethodOffset = ids.ModuleMethodOffset
 
-// MaxModuleID is the largest module ID whose method IDs fit in an int32.
-const MaxModuleID ModuleID = (math.MaxInt32 - (ModuleMethodOffset - 1)) / ModuleMethodOffset
+// MaxModuleID is the largest module ID whose method IDs fit in an int32
+// (ids.MaxModuleID).
+const MaxModuleID ModuleID = ids.MaxModuleID
 
 // ModuleID identifies a dRPC module (a group of related methods) on the wire.
 type ModuleID int32
@@ -51,16 +54,17 @@ type Method interface {
 	String() string
 }
 
-// MethodRange returns the first and last method ID that module id owns.
+// MethodRange returns the first and last method ID that module id owns,
+// id*100+1 and id*100+99 (ids.MethodRange). The range of an invalid module
+// ID (outside 0..MaxModuleID) is empty: first is greater than last.
 func MethodRange(id ModuleID) (first, last MethodID) {
-	base := MethodID(id) * ModuleMethodOffset
-	return base + 1, base + ModuleMethodOffset - 1
+	f, l := ids.MethodRange(int32(id))
+	return MethodID(f), MethodID(l)
 }
 
 // owns reports whether method ID m lies in module id's range.
 func owns(id ModuleID, m MethodID) bool {
-	first, last := MethodRange(id)
-	return m >= first && m <= last
+	return ids.Owns(int32(id), int32(m))
 }
 
 // NewMethod returns a Method with the given IDs and name, for modules that do
@@ -87,7 +91,10 @@ type MethodLister interface {
 	Methods() []Method
 }
 
-// validateModule checks a module's ID and its methods' IDs.
+// validateModule checks a module's ID and its methods' IDs with the rules
+// of package ids: a valid module ID, every method in the module's range,
+// no two methods with one ID. The errors wrap ErrInvalidModule and, for a
+// broken ID rule, the ids sentinel (ids.ErrMethodOutOfRange, ...).
 func validateModule(m Module) error {
 	if m == nil {
 		return fmt.Errorf("%w: module is nil", ErrInvalidModule)
@@ -97,21 +104,24 @@ func validateModule(m Module) error {
 		return fmt.Errorf("%w: module is nil (%T)", ErrInvalidModule, m)
 	}
 	id := m.ID()
-	if id < 0 || id > MaxModuleID {
-		return fmt.Errorf("%w: module %s has ID %d, want 0..%d", ErrInvalidModule, m, id, MaxModuleID)
+	var set ids.Set
+	if err := set.AddModule(int32(id), m.String()); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	check := func(meth Method) error {
 		if meth.Module() != id {
 			return fmt.Errorf("%w: method %s (%d) says it belongs to module %d, not to module %s (%d)", ErrInvalidModule, meth, meth.ID(), meth.Module(), m, id)
 		}
-		if !owns(id, meth.ID()) {
-			first, last := MethodRange(id)
-			return fmt.Errorf("%w: method %s of module %s has ID %d, outside the module's range %d..%d", ErrInvalidModule, meth, m, meth.ID(), first, last)
+		if err := set.AddMethod(int32(id), int32(meth.ID()), meth.String()); err != nil {
+			return fmt.Errorf("%w: module %s: %w", ErrInvalidModule, m, err)
 		}
 		return nil
 	}
 	if lister, ok := m.(MethodLister); ok {
 		for _, meth := range lister.Methods() {
+			if meth == nil {
+				return fmt.Errorf("%w: module %s lists a nil method", ErrInvalidModule, m)
+			}
 			if err := check(meth); err != nil {
 				return err
 			}

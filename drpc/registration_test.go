@@ -60,7 +60,7 @@ func listed(id drpc.ModuleID, methods ...drpc.Method) *listedModule {
 
 func unstartedServer(t *testing.T) *drpc.DomainSocketServer {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(nil, socketPath(t), 0o600)
+	srv, err := drpc.NewDomainSocketServer(socketPath(t))
 	require.NoError(t, err)
 	return srv
 }
@@ -111,6 +111,8 @@ func TestRegisterInvalidModules(t *testing.T) {
 		{"listed method of another module's range", listed(2, drpc.NewMethod(2, 301, "x")), "outside the module's range"},
 		{"listed method that names another module", listed(2, drpc.NewMethod(3, 201, "x")), "says it belongs to module 3"},
 		{"listed method of module 0 at ID 0", listed(0, drpc.NewMethod(0, 0, "x")), "outside the module's range 1..99"},
+		{"listed methods with one ID", listed(2, drpc.NewMethod(2, 201, "a"), drpc.NewMethod(2, 201, "b")), `method "b" has ID 201, which method "a" already has`},
+		{"listed nil method", &listedModule{tableModule: *module(2), list: []drpc.Method{nil}}, "lists a nil method"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +182,7 @@ func TestRegisterWhileServing(t *testing.T) {
 	}
 	for range 4 {
 		wg.Go(func() {
-			c := drpc.NewClientConnection(srv.GetSocketPath())
+			c := drpc.NewClientConnection(srv.SocketPath())
 			if !assert.NoError(t, c.Connect(context.Background())) {
 				return
 			}

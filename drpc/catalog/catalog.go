@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 )
 
 // ErrConflict is wrapped by every error Err reports: an entry contradicts
@@ -75,18 +76,14 @@ func (e Entry) same(o Entry) bool {
 		e.Response.Descriptor().FullName() == o.Response.Descriptor().FullName()
 }
 
-// validate checks what an entry must hold on its own.
+// validate checks what an entry must hold on its own, apart from its IDs,
+// which add checks with the others.
 func (e Entry) validate() error {
 	switch {
 	case e.Service == "" || e.MethodName == "":
-		return fmt.Errorf("%w: method %d of module %d has no service or method name", ErrConflict, e.MethodID, e.ModuleID)
+		return fmt.Errorf("%w: method %d of module %d has no service or method name: set Entry.Service and Entry.MethodName", ErrConflict, e.MethodID, e.ModuleID)
 	case e.Request == nil || e.Response == nil:
-		return fmt.Errorf("%w: %s has no request or response type", ErrConflict, e.FullMethodName())
-	case e.ModuleID < 0 || e.ModuleID > drpc.MaxModuleID:
-		return fmt.Errorf("%w: %s has module ID %d, want 0..%d", ErrConflict, e.FullMethodName(), e.ModuleID, drpc.MaxModuleID)
-	}
-	if first, last := drpc.MethodRange(e.ModuleID); e.MethodID < first || e.MethodID > last {
-		return fmt.Errorf("%w: %s has method ID %d, outside module %d's range %d..%d", ErrConflict, e.FullMethodName(), e.MethodID, e.ModuleID, first, last)
+		return fmt.Errorf("%w: %s has no request or response type: set Entry.Request and Entry.Response", ErrConflict, e.FullMethodName())
 	}
 	return nil
 }
@@ -96,15 +93,12 @@ func (e Entry) validate() error {
 type catalog struct {
 	mu        sync.RWMutex
 	methods   map[drpc.MethodID]Entry
-	services  map[drpc.ModuleID]protoreflect.FullName
+	ids       ids.Set // the module and method IDs of the entries, by the rules of package ids
 	conflicts []error
 }
 
 func newCatalog() *catalog {
-	return &catalog{
-		methods:  make(map[drpc.MethodID]Entry),
-		services: make(map[drpc.ModuleID]protoreflect.FullName),
-	}
+	return &catalog{methods: make(map[drpc.MethodID]Entry)}
 }
 
 func (c *catalog) register(entries ...Entry) {
@@ -118,24 +112,38 @@ func (c *catalog) register(entries ...Entry) {
 }
 
 // add adds e, or explains why it cannot. Method IDs are unique across
-// modules, so the catalog is keyed by method ID alone.
+// modules, so the catalog is keyed by method ID alone. The ID rules (a
+// valid module ID, one service per module ID, the method ID in its
+// module's range and unique) are those of package ids; its errors are
+// wrapped with ErrConflict.
 func (c *catalog) add(e Entry) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
 	if prev, ok := c.methods[e.MethodID]; ok {
-		if prev.same(e) {
+		switch {
+		case prev.same(e):
 			return nil
+		case prev.ModuleID == e.ModuleID && prev.FullMethodName() == e.FullMethodName():
+			return fmt.Errorf("%w: %s (method ID %d) is registered with messages %s and %s, and again with %s and %s: link one version of its generated package",
+				ErrConflict, e.FullMethodName(), e.MethodID,
+				prev.Request.Descriptor().FullName(), prev.Response.Descriptor().FullName(),
+				e.Request.Descriptor().FullName(), e.Response.Descriptor().FullName())
 		}
-		return fmt.Errorf("%w: %s (module %d) has method ID %d, which %s (module %d) already has",
-			ErrConflict, e.FullMethodName(), e.ModuleID, e.MethodID, prev.FullMethodName(), prev.ModuleID)
 	}
-	if svc, ok := c.services[e.ModuleID]; ok && svc != e.Service {
-		return fmt.Errorf("%w: %s has module ID %d, which service %s already has",
-			ErrConflict, e.FullMethodName(), e.ModuleID, svc)
+	// The method's own checks first, so that an entry refused for its
+	// method ID does not claim its module ID. Once the module ID is the
+	// service's, AddMethod records nothing unless it succeeds.
+	if err := ids.CheckMethod(int32(e.ModuleID), int32(e.MethodID), string(e.FullMethodName())); err != nil {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if err := c.ids.AddModule(int32(e.ModuleID), string(e.Service)); err != nil {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if err := c.ids.AddMethod(int32(e.ModuleID), int32(e.MethodID), string(e.FullMethodName())); err != nil {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	c.methods[e.MethodID] = e
-	c.services[e.ModuleID] = e.Service
 	return nil
 }
 
@@ -187,5 +195,7 @@ func Lookup(module drpc.ModuleID, method drpc.MethodID) (Entry, bool) {
 func All() []Entry { return process.all() }
 
 // Err returns nil if every registration succeeded, and otherwise an error
-// that joins one error per entry left out, each wrapping ErrConflict.
+// that joins one error per entry left out, each wrapping ErrConflict and,
+// for a broken ID rule, the sentinel of package ids
+// (ids.ErrDuplicateModuleID, ids.ErrDuplicateMethodID, ...).
 func Err() error { return process.err() }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
@@ -41,17 +42,19 @@ func TestRegister(t *testing.T) {
 			[]Entry{entry(0, 2, "t.S", "B"), entry(2, 202, "m.S", "A"), entry(2, 225, "m.S", "C")}, 0, ""},
 		{"identical entry twice", []Entry{echo, echo}, []Entry{echo}, 0, ""},
 		{"same method ID, another name", []Entry{echo, entry(0, 1, "drpc.test.v1.TestService", "Other")}, []Entry{echo}, 1,
-			"drpc.test.v1.TestService.Other (module 0) has method ID 1, which drpc.test.v1.TestService.Echo (module 0) already has"},
+			`method "drpc.test.v1.TestService.Other" has ID 1, which method "drpc.test.v1.TestService.Echo" already has: method IDs must be unique`},
 		{"same method ID, other messages", []Entry{echo, {ModuleID: 0, MethodID: 1, Service: "drpc.test.v1.TestService", MethodName: "Echo", Request: credReq, Response: credResp}},
-			[]Entry{echo}, 1, "already has"},
+			[]Entry{echo}, 1, "drpc.test.v1.TestService.Echo (method ID 1) is registered with messages drpc.test.v1.EchoRequest and drpc.test.v1.EchoResponse, and again with drpc.auth.v1.GetCredReq and drpc.auth.v1.GetCredResp"},
 		{"same module ID, another service", []Entry{echo, entry(0, 2, "other.v1.Service", "Echo")}, []Entry{echo}, 1,
-			"other.v1.Service.Echo has module ID 0, which service drpc.test.v1.TestService already has"},
-		{"method ID outside the module's range", []Entry{entry(1, 201, "a.S", "M")}, nil, 1, "outside module 1's range 101..199"},
-		{"method ID 0 of module 0", []Entry{entry(0, 0, "a.S", "M")}, nil, 1, "outside module 0's range 1..99"},
-		{"negative module ID", []Entry{entry(-1, 1, "a.S", "M")}, nil, 1, "has module ID -1"},
-		{"module ID too large", []Entry{entry(drpc.MaxModuleID+1, 1, "a.S", "M")}, nil, 1, "has module ID"},
+			`module "other.v1.Service" has ID 0, which module "drpc.test.v1.TestService" already has: module IDs must be unique`},
+		{"method ID outside the module's range", []Entry{entry(1, 201, "a.S", "M")}, nil, 1, `method "a.S.M" of module 1 has ID 201, outside the module's range 101..199`},
+		{"method ID 0 of module 0", []Entry{entry(0, 0, "a.S", "M")}, nil, 1, "outside the module's range 1..99"},
+		{"negative module ID", []Entry{entry(-1, 1, "a.S", "M")}, nil, 1, "belongs to module -1, which is not a valid module ID"},
+		{"module ID too large", []Entry{entry(drpc.MaxModuleID+1, 1, "a.S", "M")}, nil, 1, "want 0..21474835"},
 		{"no names", []Entry{{ModuleID: 1, MethodID: 101, Request: echoReq, Response: echoResp}}, nil, 1, "has no service or method name"},
 		{"no types", []Entry{{ModuleID: 1, MethodID: 101, Service: "a.S", MethodName: "M"}}, nil, 1, "has no request or response type"},
+		{"a refused entry does not claim its module ID", []Entry{entry(1, 201, "a.S", "M"), entry(1, 101, "b.S", "N")},
+			[]Entry{entry(1, 101, "b.S", "N")}, 1, "outside the module's range 101..199"},
 		{"conflicts do not stop the others", []Entry{entry(1, 201, "a.S", "M"), echo, entry(0, 1, "b.S", "N")}, []Entry{echo}, 2, ""},
 	}
 	for _, tc := range tests {
@@ -68,6 +71,31 @@ func TestRegister(t *testing.T) {
 			assert.ErrorIs(t, err, ErrConflict)
 			assert.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), tc.conflicts)
 			assert.Contains(t, err.Error(), tc.message)
+		})
+	}
+}
+
+// TestRegisterRules checks that the ID rules a conflict breaks are those
+// of package ids, for callers that branch on them.
+func TestRegisterRules(t *testing.T) {
+	echo := entry(0, 1, "drpc.test.v1.TestService", "Echo")
+	tests := []struct {
+		name    string
+		entries []Entry
+		rule    error
+	}{
+		{"invalid module ID", []Entry{entry(-1, 1, "a.S", "M")}, ids.ErrInvalidModuleID},
+		{"method outside its range", []Entry{entry(1, 1, "a.S", "M")}, ids.ErrMethodOutOfRange},
+		{"module ID of another service", []Entry{echo, entry(0, 2, "b.S", "M")}, ids.ErrDuplicateModuleID},
+		{"method ID of another method", []Entry{echo, entry(0, 1, "drpc.test.v1.TestService", "Other")}, ids.ErrDuplicateMethodID},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCatalog()
+			c.register(tc.entries...)
+			err := c.err()
+			require.ErrorIs(t, err, ErrConflict)
+			assert.ErrorIs(t, err, tc.rule)
 		})
 	}
 }

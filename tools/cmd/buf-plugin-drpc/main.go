@@ -20,6 +20,11 @@
 //	                                    added to the service's reserved IDs
 //	DRPC_RESERVED_METHOD_ID_NO_DELETE   a reserved method ID stays reserved
 //
+// The ID rules themselves (valid module IDs, ranges, uniqueness, reserved
+// IDs) are those of package github.com/cc532012/drpc/drpc/ids, which the
+// transport, the catalog and the code generator share: the plugin fills an
+// ids.Set with the schema and words what it refuses as annotations.
+//
 // All rules belong to the category DRPC. The repository's buf.yaml lists the
 // plugin under `plugins:` as `go tool buf-plugin-drpc` (a tool of the tools
 // module) and enables the rules in `lint.use` and `breaking.use`; `make

@@ -103,8 +103,9 @@ func TestLintRules(t *testing.T) {
 			{rule: ruleServiceModuleID, line: 18, message: `Service "lint.missing.v1.NegativeService" has module ID -3; module IDs are 0..21474835`},
 		}},
 		{"module_id_unique.proto", []annotation{
-			{rule: ruleModuleIDUnique, line: 10, message: `Service "lint.unique.v1.FirstService" has module ID 5, as "lint.unique.v1.SecondService"`},
-			{rule: ruleModuleIDUnique, line: 17, message: `Service "lint.unique.v1.SecondService" has module ID 5, as "lint.unique.v1.FirstService"`},
+			{rule: ruleModuleIDUnique, line: 10, message: `Service "lint.unique.v1.FirstService" has module ID 5, as "lint.unique.v1.SecondService", "lint.unique.v1.ThirdService": module IDs must be unique`},
+			{rule: ruleModuleIDUnique, line: 17, message: `Service "lint.unique.v1.SecondService" has module ID 5, as "lint.unique.v1.FirstService", "lint.unique.v1.ThirdService"`},
+			{rule: ruleModuleIDUnique, line: 24, message: `Service "lint.unique.v1.ThirdService" has module ID 5, as "lint.unique.v1.FirstService", "lint.unique.v1.SecondService"`},
 		}},
 		{"method_id_missing.proto", []annotation{
 			{rule: ruleRPCMethodID, line: 15, message: `RPC "lint.rpcid.v1.FiveService.B" has no (drpc.v1.method_id)`},

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"buf.build/go/bufplugin/descriptor"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 	"github.com/cc532012/drpc/tools/internal/drpcopt"
 )
 
@@ -116,17 +117,111 @@ func loadSchema(files []descriptor.FileDescriptor) ([]schemaService, error) {
 }
 
 // rangeText describes a module's method ID range.
-func rangeText(id drpc.ModuleID) string {
-	first, last := drpc.MethodRange(id)
+func rangeText(module int32) string {
+	first, last := ids.MethodRange(module)
 	return fmt.Sprintf("%d..%d", first, last)
 }
 
-// others names the descriptors of a group but one, for messages.
-func others[D protoreflect.Descriptor](group []D, but D) string {
+// element is a service or an rpc of the schema.
+type element struct {
+	desc     protoreflect.Descriptor
+	imported bool
+}
+
+// violation is what an ids.Set refused while checkIDs filled it.
+type violation struct {
+	err *ids.Error
+	// subject is what the Set refused: a service (its module ID or a
+	// reserved method ID) or an rpc (its method ID).
+	subject element
+	// holder is what already has the ID, for duplicates and reserved IDs.
+	holder element
+}
+
+// checkIDs adds the modules, the reserved method IDs and the methods of the
+// schema, in that order, to an ids.Set, which holds the ID rules, and
+// returns what it refused. Reserved IDs go first so that an rpc that uses
+// one is reported, wherever it is. Services without a valid module ID add
+// neither reserved IDs nor methods: DRPC_SERVICE_MODULE_ID reports them.
+func checkIDs(services []schemaService) []violation {
+	// Full names are unique in a schema: they name the holders in errors.
+	byName := make(map[string]element)
+	for _, s := range services {
+		byName[string(s.Desc.FullName())] = element{desc: s.Desc, imported: s.imported}
+		for _, m := range s.Methods {
+			byName[string(m.Desc.FullName())] = element{desc: m.Desc, imported: s.imported}
+		}
+	}
+	var out []violation
+	refused := func(err error, subject protoreflect.Descriptor) {
+		var e *ids.Error
+		if errors.As(err, &e) {
+			out = append(out, violation{err: e, subject: byName[string(subject.FullName())], holder: byName[e.Holder]})
+		}
+	}
+
+	var set ids.Set
+	for _, s := range services {
+		if s.HasModuleID {
+			refused(set.AddModule(s.ModuleID, string(s.Desc.FullName())), s.Desc)
+		}
+	}
+	withModule := slices.DeleteFunc(slices.Clone(services), func(s schemaService) bool {
+		return !s.HasModuleID || !ids.ValidModule(s.ModuleID)
+	})
+	for _, s := range withModule {
+		for _, id := range s.ReservedMethodIDs {
+			refused(set.Reserve(s.ModuleID, id, string(s.Desc.FullName())), s.Desc)
+		}
+	}
+	for _, s := range withModule {
+		for _, m := range s.Methods {
+			if m.HasID {
+				refused(set.AddMethod(s.ModuleID, m.ID, string(m.Desc.FullName())), m.Desc)
+			}
+		}
+	}
+	return out
+}
+
+// group is the elements that share an ID.
+type group struct {
+	id      int32
+	members []element
+}
+
+// duplicates groups the elements that share an ID, for the violations of
+// rule (ids.ErrDuplicateModuleID or ids.ErrDuplicateMethodID): each group
+// is the holder of the ID, then every element the Set refused it to, in
+// schema order.
+func duplicates(violations []violation, rule error) []group {
+	var groups []group
+	index := make(map[protoreflect.FullName]int) // holder -> its group
+	for _, v := range violations {
+		if v.err.Rule != rule || v.holder.desc == nil {
+			continue
+		}
+		i, ok := index[v.holder.desc.FullName()]
+		if !ok {
+			id := v.err.Method
+			if rule == ids.ErrDuplicateModuleID {
+				id = v.err.Module
+			}
+			i = len(groups)
+			index[v.holder.desc.FullName()] = i
+			groups = append(groups, group{id: id, members: []element{v.holder}})
+		}
+		groups[i].members = append(groups[i].members, v.subject)
+	}
+	return groups
+}
+
+// others names the elements of a group but one, for messages.
+func others(group []element, but element) string {
 	var names []string
-	for _, d := range group {
-		if d.FullName() != but.FullName() {
-			names = append(names, fmt.Sprintf("%q", d.FullName()))
+	for _, el := range group {
+		if el.desc.FullName() != but.desc.FullName() {
+			names = append(names, fmt.Sprintf("%q", el.desc.FullName()))
 		}
 	}
 	return strings.Join(names, ", ")
@@ -134,29 +229,26 @@ func others[D protoreflect.Descriptor](group []D, but D) string {
 
 func checkServiceModuleID(w check.ResponseWriter, services []schemaService) {
 	for _, s := range services {
-		switch {
-		case s.imported:
-		case !s.HasModuleID:
+		if !s.imported && !s.HasModuleID {
 			w.AddAnnotation(check.WithDescriptor(s.Desc), check.WithMessagef(
 				"Service %q has no (drpc.v1.module_id): every service is a dRPC module and needs its module ID.", s.Desc.FullName()))
-		case !drpcopt.ValidModuleID(s.ModuleID):
-			w.AddAnnotation(check.WithDescriptor(s.Desc), check.WithMessagef(
-				"Service %q has module ID %d; module IDs are 0..%d, so that their method IDs fit in an int32.", s.Desc.FullName(), s.ModuleID, drpc.MaxModuleID))
+		}
+	}
+	for _, v := range checkIDs(services) {
+		if _, ok := v.subject.desc.(protoreflect.ServiceDescriptor); ok && !v.subject.imported && errors.Is(v.err, ids.ErrInvalidModuleID) {
+			w.AddAnnotation(check.WithDescriptor(v.subject.desc), check.WithMessagef(
+				"Service %q has module ID %d; module IDs are 0..%d, so that their method IDs fit in an int32.", v.subject.desc.FullName(), v.err.Module, ids.MaxModuleID))
 		}
 	}
 }
 
 func checkModuleIDUnique(w check.ResponseWriter, services []schemaService) {
-	byID := make(map[drpc.ModuleID][]protoreflect.ServiceDescriptor)
-	for _, s := range services {
-		if s.HasModuleID {
-			byID[s.ModuleID] = append(byID[s.ModuleID], s.Desc)
-		}
-	}
-	for _, s := range services {
-		if group := byID[s.ModuleID]; s.HasModuleID && !s.imported && len(group) > 1 {
-			w.AddAnnotation(check.WithDescriptor(s.Desc), check.WithMessagef(
-				"Service %q has module ID %d, as %s: module IDs must be unique.", s.Desc.FullName(), s.ModuleID, others(group, s.Desc)))
+	for _, g := range duplicates(checkIDs(services), ids.ErrDuplicateModuleID) {
+		for _, el := range g.members {
+			if !el.imported {
+				w.AddAnnotation(check.WithDescriptor(el.desc), check.WithMessagef(
+					"Service %q has module ID %d, as %s: module IDs must be unique; give each service its own.", el.desc.FullName(), g.id, others(g.members, el)))
+			}
 		}
 	}
 }
@@ -176,70 +268,61 @@ func checkRPCMethodID(w check.ResponseWriter, services []schemaService) {
 }
 
 func checkMethodIDRange(w check.ResponseWriter, services []schemaService) {
-	for _, s := range services {
-		if s.imported || !s.HasModuleID || !drpcopt.ValidModuleID(s.ModuleID) {
-			continue // DRPC_SERVICE_MODULE_ID reports the module ID
+	for _, v := range checkIDs(services) {
+		md, ok := v.subject.desc.(protoreflect.MethodDescriptor)
+		if !ok || v.subject.imported || !errors.Is(v.err, ids.ErrMethodOutOfRange) {
+			continue
 		}
-		for _, m := range s.Methods {
-			if m.HasID && !s.InRange(m.ID) {
-				w.AddAnnotation(check.WithDescriptor(m.Desc), check.WithMessagef(
-					"RPC %q has method ID %d, outside the range %s of module %d (service %q).", m.Desc.FullName(), m.ID, rangeText(s.ModuleID), s.ModuleID, s.Desc.FullName()))
-			}
-		}
+		w.AddAnnotation(check.WithDescriptor(md), check.WithMessagef(
+			"RPC %q has method ID %d, outside the range %s of module %d (service %q): give it an ID in that range.",
+			md.FullName(), v.err.Method, rangeText(v.err.Module), v.err.Module, md.Parent().FullName()))
 	}
 }
 
 func checkMethodIDUnique(w check.ResponseWriter, services []schemaService) {
-	byID := make(map[drpc.MethodID][]protoreflect.MethodDescriptor)
-	for _, s := range services {
-		for _, m := range s.Methods {
-			if m.HasID {
-				byID[m.ID] = append(byID[m.ID], m.Desc)
-			}
-		}
-	}
-	for _, s := range services {
-		if s.imported {
-			continue
-		}
-		for _, m := range s.Methods {
-			if group := byID[m.ID]; m.HasID && len(group) > 1 {
-				w.AddAnnotation(check.WithDescriptor(m.Desc), check.WithMessagef(
-					"RPC %q has method ID %d, as %s: method IDs must be unique in the whole schema.", m.Desc.FullName(), m.ID, others(group, m.Desc)))
+	for _, g := range duplicates(checkIDs(services), ids.ErrDuplicateMethodID) {
+		for _, el := range g.members {
+			if !el.imported {
+				w.AddAnnotation(check.WithDescriptor(el.desc), check.WithMessagef(
+					"RPC %q has method ID %d, as %s: method IDs must be unique in the whole schema; give each rpc its own.", el.desc.FullName(), g.id, others(g.members, el)))
 			}
 		}
 	}
 }
 
 func checkReservedMethodIDs(w check.ResponseWriter, services []schemaService) {
-	reservedBy := make(map[drpc.MethodID]protoreflect.ServiceDescriptor)
-	for _, s := range services {
-		for _, id := range s.ReservedMethodIDs {
-			if _, ok := reservedBy[id]; !ok {
-				reservedBy[id] = s.Desc
-			}
-		}
-	}
 	for _, s := range services {
 		if s.imported {
 			continue
 		}
-		listed := make(map[drpc.MethodID]bool)
+		listed := make(map[int32]bool)
 		for _, id := range s.ReservedMethodIDs {
-			switch {
-			case listed[id]:
+			if listed[id] {
 				w.AddAnnotation(check.WithDescriptor(s.Desc), check.WithMessagef(
 					"Service %q lists reserved method ID %d more than once.", s.Desc.FullName(), id))
-			case s.HasModuleID && drpcopt.ValidModuleID(s.ModuleID) && !s.InRange(id):
-				w.AddAnnotation(check.WithDescriptor(s.Desc), check.WithMessagef(
-					"Service %q reserves method ID %d, outside the range %s of its module %d.", s.Desc.FullName(), id, rangeText(s.ModuleID), s.ModuleID))
 			}
 			listed[id] = true
 		}
-		for _, m := range s.Methods {
-			if owner, ok := reservedBy[m.ID]; m.HasID && ok {
-				w.AddAnnotation(check.WithDescriptor(m.Desc), check.WithMessagef(
-					"RPC %q has method ID %d, which service %q reserves: the ID of a removed rpc must never be used again.", m.Desc.FullName(), m.ID, owner.FullName()))
+	}
+	for _, v := range checkIDs(services) {
+		switch {
+		case errors.Is(v.err, ids.ErrMethodOutOfRange):
+			if sd, ok := v.subject.desc.(protoreflect.ServiceDescriptor); ok && !v.subject.imported {
+				w.AddAnnotation(check.WithDescriptor(sd), check.WithMessagef(
+					"Service %q reserves method ID %d, outside the range %s of its module %d: a module reserves IDs of its own range only.",
+					sd.FullName(), v.err.Method, rangeText(v.err.Module), v.err.Module))
+			}
+		case errors.Is(v.err, ids.ErrReservedMethodID):
+			// An rpc uses a reserved ID: the rpc is to blame, whichever the
+			// Set saw first.
+			rpc, service := v.subject, v.holder
+			if _, ok := rpc.desc.(protoreflect.MethodDescriptor); !ok {
+				rpc, service = service, rpc
+			}
+			if rpc.desc != nil && service.desc != nil && !rpc.imported {
+				w.AddAnnotation(check.WithDescriptor(rpc.desc), check.WithMessagef(
+					"RPC %q has method ID %d, which service %q reserves: the ID of a removed rpc must never be used again; give the rpc an unused ID.",
+					rpc.desc.FullName(), v.err.Method, service.desc.FullName()))
 			}
 		}
 	}
@@ -293,7 +376,11 @@ func loadMethod(md protoreflect.MethodDescriptor) (drpcopt.Method, error) {
 	if err != nil {
 		return drpcopt.Method{}, err
 	}
-	return s.Methods[md.Index()], nil
+	m, ok := s.Method(md.Name())
+	if !ok {
+		return drpcopt.Method{}, fmt.Errorf("rpc %s is not in its service's descriptor", md.FullName())
+	}
+	return m, nil
 }
 
 // checkRPCNoDeleteUnlessReserved reports an rpc of the previous schema that
@@ -309,7 +396,7 @@ func checkRPCNoDeleteUnlessReserved(_ context.Context, w check.ResponseWriter, _
 	if err != nil {
 		return err
 	}
-	used := make(map[drpc.MethodID]bool)
+	used := make(map[int32]bool)
 	for _, m := range cur.Methods {
 		if m.HasID {
 			used[m.ID] = true
@@ -334,7 +421,7 @@ func checkReservedIDNoDelete(_ context.Context, w check.ResponseWriter, _ check.
 	if err != nil {
 		return err
 	}
-	reported := make(map[drpc.MethodID]bool)
+	reported := make(map[int32]bool)
 	for _, id := range prev.ReservedMethodIDs {
 		if !cur.IsReserved(id) && !reported[id] {
 			reported[id] = true

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,25 +12,69 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 
-	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 	"github.com/cc532012/drpc/tools/internal/drpcopt"
 )
 
-// defaultImportPrefix is the import path of drpc/gen, where buf.gen.yaml
-// writes the output.
-const defaultImportPrefix = "github.com/cc532012/drpc/drpc/gen"
-
-// Import paths the generated code uses besides the message packages.
+// Packages the generated code uses besides the message packages.
 const (
 	contextPackage = protogen.GoImportPath("context")
 	drpcPackage    = protogen.GoImportPath("github.com/cc532012/drpc/drpc")
 	catalogPackage = protogen.GoImportPath("github.com/cc532012/drpc/drpc/catalog")
 )
 
+// importMap maps the import paths of message packages under from to
+// import paths of generated packages under to: from/X gives to/X.
+type importMap struct {
+	from, to string
+}
+
 // config holds the plugin's options.
 type config struct {
-	// importPrefix is the import path of the output folder.
-	importPrefix string
+	// importMaps are the import_prefix_map options.
+	importMaps []importMap
+}
+
+// addImportMap parses the value of an import_prefix_map option, FROM=TO.
+func (c *config) addImportMap(value string) error {
+	from, to, ok := strings.Cut(value, "=")
+	from, to = strings.TrimSuffix(from, "/"), strings.TrimSuffix(to, "/")
+	switch {
+	case !ok || from == "" || to == "":
+		return fmt.Errorf("import_prefix_map=%s: want import_prefix_map=FROM=TO, two import path prefixes", value)
+	case from == to:
+		return fmt.Errorf("import_prefix_map=%s: the generated packages would share the folders of the message packages: map to another prefix", value)
+	}
+	for _, m := range c.importMaps {
+		if m.from == from {
+			return fmt.Errorf("import_prefix_map=%s: %s is already mapped to %s", value, from, m.to)
+		}
+	}
+	c.importMaps = append(c.importMaps, importMap{from: from, to: to})
+	return nil
+}
+
+// importPath returns the import path of the generated package for the
+// message package msgs: the longest matching import_prefix_map wins.
+func (c *config) importPath(msgs protogen.GoImportPath) (protogen.GoImportPath, error) {
+	best := -1
+	for i, m := range c.importMaps {
+		if (string(msgs) == m.from || strings.HasPrefix(string(msgs), m.from+"/")) && (best < 0 || len(m.from) > len(c.importMaps[best].from)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		var from []string
+		for _, m := range c.importMaps {
+			from = append(from, m.from)
+		}
+		if len(from) == 0 {
+			return "", errors.New("no import_prefix_map option: set one, e.g. import_prefix_map=example.com/proto=example.com/api")
+		}
+		return "", fmt.Errorf("the Go package %s is under no import_prefix_map prefix (%s): add an import_prefix_map option for it", msgs, strings.Join(from, ", "))
+	}
+	m := c.importMaps[best]
+	return protogen.GoImportPath(m.to + strings.TrimPrefix(string(msgs), m.from)), nil
 }
 
 // generate writes one Go file per proto file to generate that declares
@@ -41,33 +84,39 @@ func generate(gen *protogen.Plugin, cfg config) error {
 		pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS)
 	gen.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
 	gen.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2024
-	if cfg.importPrefix == "" {
-		return errors.New("import_prefix is empty")
-	}
 
-	documented := make(map[string]bool) // output folders whose package doc is written
+	var set ids.Set                                    // the IDs of every service generated, checked together
+	documented := make(map[protogen.GoImportPath]bool) // output packages whose package doc is written
+	written := make(map[string]string)                 // output file -> its proto file
 	for _, f := range gen.Files {
 		if !f.Generate || len(f.Services) == 0 {
 			continue
 		}
-		if want := strings.TrimSuffix(f.Desc.Path(), ".proto"); f.GeneratedFilenamePrefix != want {
-			return fmt.Errorf("%s: protoc-gen-go-drpc lays its output out like the proto files: set the option paths=source_relative", f.Desc.Path())
+		base := strings.TrimSuffix(path.Base(f.Desc.Path()), ".proto")
+		if f.GeneratedFilenamePrefix != path.Join(string(f.GoImportPath), base) {
+			return fmt.Errorf("%s: protoc-gen-go-drpc lays its output out by import path, which import_prefix_map gives: drop paths=source_relative and set module= to the output folder's import path", f.Desc.Path())
 		}
-		services, err := loadServices(f)
+		importPath, err := cfg.importPath(f.GoImportPath)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Desc.Path(), err)
+		}
+		services, err := loadServices(f, &set)
 		if err != nil {
 			return err
 		}
-		dir := path.Dir(f.Desc.Path())
+		filename := path.Join(string(importPath), base+"_drpc.pb.go")
+		if other, ok := written[filename]; ok {
+			return fmt.Errorf("%s and %s both give %s: give them different file names or Go packages", other, f.Desc.Path(), filename)
+		}
+		written[filename] = f.Desc.Path()
 		fg := &fileGen{
-			gen:      gen,
 			file:     f,
 			services: services,
 			pkgName:  string(f.GoPackageName) + "drpc",
-			withDoc:  !documented[dir],
+			withDoc:  !documented[importPath],
+			g:        gen.NewGeneratedFile(filename, importPath),
 		}
-		documented[dir] = true
-		fg.g = gen.NewGeneratedFile(f.GeneratedFilenamePrefix+"_drpc.pb.go",
-			protogen.GoImportPath(cfg.importPrefix+"/"+dir))
+		documented[importPath] = true
 		fg.generate()
 	}
 	return nil
@@ -79,59 +128,68 @@ type service struct {
 	ids drpcopt.Service
 }
 
-// methodID returns the method ID of the service's i-th rpc.
-func (s service) methodID(i int) drpc.MethodID { return s.ids.Methods[i].ID }
+// methodID returns the method ID of the service's rpc m, matched by name
+// (loadServices checked that it has one).
+func (s service) methodID(m *protogen.Method) int32 {
+	id, _ := s.ids.Method(m.Desc.Name())
+	return id.ID
+}
 
 // loadServices reads the dRPC IDs of a file's services and checks what the
-// generated code needs: a module ID, a method ID per rpc inside the
-// module's range and unique, no reserved ID in use, no streaming.
-func loadServices(f *protogen.File) ([]service, error) {
+// generated code needs: a module ID, a method ID per rpc, no streaming,
+// and the ID rules of package ids (valid module ID, method IDs in the
+// module's range, unique across set, no reserved ID in use).
+func loadServices(f *protogen.File, set *ids.Set) ([]service, error) {
 	var out []service
 	for _, s := range f.Services {
-		ids, err := drpcopt.Load(s.Desc)
+		opts, err := drpcopt.Load(s.Desc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Desc.Path(), err)
 		}
 		where := fmt.Sprintf("%s: service %s", f.Desc.Path(), s.Desc.FullName())
-		if !ids.HasModuleID {
+		if !opts.HasModuleID {
 			return nil, fmt.Errorf("%s has no (drpc.v1.module_id) option: every service is a dRPC module", where)
 		}
-		if !drpcopt.ValidModuleID(ids.ModuleID) {
-			return nil, fmt.Errorf("%s has module ID %d, want 0..%d", where, ids.ModuleID, drpc.MaxModuleID)
+		if err := set.AddModule(opts.ModuleID, string(s.Desc.FullName())); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Desc.Path(), err)
 		}
-		first, last := drpc.MethodRange(ids.ModuleID)
-		seen := make(map[drpc.MethodID]string)
-		for i, m := range s.Methods {
-			id := ids.Methods[i]
+		for _, id := range opts.ReservedMethodIDs {
+			if err := set.Reserve(opts.ModuleID, id, string(s.Desc.FullName())); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Desc.Path(), err)
+			}
+		}
+		for _, m := range s.Methods {
+			id, ok := opts.Method(m.Desc.Name())
 			switch {
 			case m.Desc.IsStreamingClient() || m.Desc.IsStreamingServer():
 				return nil, fmt.Errorf("%s: rpc %s streams: dRPC methods are unary", where, m.Desc.Name())
-			case !id.HasID:
+			case !ok || !id.HasID:
 				return nil, fmt.Errorf("%s: rpc %s has no (drpc.v1.method_id) option", where, m.Desc.Name())
-			case !ids.InRange(id.ID):
-				return nil, fmt.Errorf("%s: rpc %s has method ID %d, outside module %d's range %d..%d", where, m.Desc.Name(), id.ID, ids.ModuleID, first, last)
-			case ids.IsReserved(id.ID):
-				return nil, fmt.Errorf("%s: rpc %s has method ID %d, which the service reserves", where, m.Desc.Name(), id.ID)
-			case seen[id.ID] != "":
-				return nil, fmt.Errorf("%s: rpcs %s and %s have the same method ID %d", where, seen[id.ID], m.Desc.Name(), id.ID)
 			}
-			seen[id.ID] = string(m.Desc.Name())
+			if err := set.AddMethod(opts.ModuleID, id.ID, string(m.Desc.FullName())); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Desc.Path(), err)
+			}
 		}
-		out = append(out, service{Service: s, ids: ids})
+		out = append(out, service{Service: s, ids: opts})
 	}
 	return out, nil
 }
 
 // fileGen writes the Go file of one proto file.
 type fileGen struct {
-	gen      *protogen.Plugin
 	file     *protogen.File
 	services []service
 	pkgName  string
 	withDoc  bool // write the package doc comment (once per package)
 	g        *protogen.GeneratedFile
+	v        locals // the names of the generated code's local variables
+}
 
-	aliases map[protogen.GoImportPath]string // import path -> package name used
+// locals are the names of the parameters, receivers and variables of the
+// generated code. Each is its usual name unless one of the file's imports
+// has that name, which the local would shadow.
+type locals struct {
+	ctx, session, req, reply, err, method, body, id, impl, sender, recvClient, recvModule string
 }
 
 // p writes one line.
@@ -207,13 +265,8 @@ func schemaText(c protogen.Comments) verbatim {
 	return verbatim(strings.Join(lines, "\n"))
 }
 
-// ident returns a message's Go name qualified by its package's name.
-func (fg *fileGen) ident(m *protogen.Message) string {
-	return fg.aliases[m.GoIdent.GoImportPath] + "." + m.GoIdent.GoName
-}
-
 func (fg *fileGen) generate() {
-	fg.assignAliases()
+	fg.prepare()
 	fg.p("// Code generated by protoc-gen-go-drpc. DO NOT EDIT.")
 	fg.p("// source: ", fg.file.Desc.Path())
 	fg.p()
@@ -222,80 +275,71 @@ func (fg *fileGen) generate() {
 	}
 	fg.p("package ", fg.pkgName)
 	fg.p()
-	fg.imports()
 	for _, s := range fg.services {
 		fg.ids(s)
 		fg.client(s)
 		fg.server(s)
 		fg.module(s)
 	}
-	fg.catalog()
+	fg.catalogInit()
 }
 
-// assignAliases chooses the package name of every import: the Go package
-// name of the proto file for message packages, made unique by a number if
-// another import or a name the generated code uses already has it.
-func (fg *fileGen) assignAliases() {
-	fg.aliases = map[protogen.GoImportPath]string{
-		contextPackage: "context",
-		drpcPackage:    "drpc",
-		catalogPackage: "catalog",
+// prepare imports, through protogen, every package the file uses, in the
+// order of their first use (so the transport's package keeps its name
+// drpc, and another package named drpc gets another name), then names the
+// local variables so that none shadows an import.
+func (fg *fileGen) prepare() {
+	imported := make(map[string]bool)
+	use := func(qualified string) {
+		if i := strings.LastIndexByte(qualified, '.'); i > 0 {
+			imported[qualified[:i]] = true
+		}
 	}
-	used := map[string]bool{"context": true, "drpc": true, "catalog": true}
-	// Parameter and variable names of the generated code.
-	for _, name := range []string{"ctx", "session", "req", "reply", "err", "m", "c", "s", "id", "method", "body", "impl"} {
-		used[name] = true
+	use(fg.drpc("ModuleID"))
+	use(fg.context())
+	if fg.hasMethods() {
+		use(fg.catalog("Register"))
 	}
 	for _, s := range fg.services {
 		for _, m := range s.Methods {
-			for _, msg := range []*protogen.Message{m.Input, m.Output} {
-				ip := msg.GoIdent.GoImportPath
-				if _, ok := fg.aliases[ip]; ok {
-					continue
-				}
-				base := string(fg.gen.FilesByPath[msg.Desc.ParentFile().Path()].GoPackageName)
-				name := base
-				for i := 1; used[name]; i++ {
-					name = base + strconv.Itoa(i)
-				}
-				used[name] = true
-				fg.aliases[ip] = name
-			}
+			use(fg.msg(m.Input))
+			use(fg.msg(m.Output))
 		}
+	}
+	free := func(name string) string {
+		for i, n := 1, name; ; i++ {
+			if !imported[n] {
+				return n
+			}
+			n = name + strconv.Itoa(i)
+		}
+	}
+	fg.v = locals{
+		ctx: free("ctx"), session: free("session"), req: free("req"), reply: free("reply"),
+		err: free("err"), method: free("method"), body: free("body"), id: free("id"),
+		impl: free("impl"), sender: free("s"), recvClient: free("c"), recvModule: free("m"),
 	}
 }
 
-// imports writes the import block: the standard library, then the others,
-// each sorted by path.
-func (fg *fileGen) imports() {
-	var std, other []protogen.GoImportPath
-	for ip := range fg.aliases {
-		if ip == catalogPackage && !fg.hasMethods() {
-			continue // the catalog is filled with rpcs only
-		}
-		if strings.Contains(strings.Split(string(ip), "/")[0], ".") {
-			other = append(other, ip)
-		} else {
-			std = append(std, ip)
-		}
-	}
-	slices.Sort(std)
-	slices.Sort(other)
-	fg.p("import (")
-	for i, group := range [][]protogen.GoImportPath{std, other} {
-		if i > 0 && len(std) > 0 {
-			fg.p()
-		}
-		for _, ip := range group {
-			if name := fg.aliases[ip]; name == path.Base(string(ip)) {
-				fg.p(strconv.Quote(string(ip)))
-			} else {
-				fg.p(name, " ", strconv.Quote(string(ip)))
-			}
-		}
-	}
-	fg.p(")")
-	fg.p()
+// context returns context.Context, qualified for the file.
+func (fg *fileGen) context() string {
+	return fg.g.QualifiedGoIdent(contextPackage.Ident("Context"))
+}
+
+// drpc returns the transport's identifier name, qualified for the file.
+func (fg *fileGen) drpc(name string) string {
+	return fg.g.QualifiedGoIdent(drpcPackage.Ident(name))
+}
+
+// catalog returns the catalog package's identifier name, qualified for the
+// file.
+func (fg *fileGen) catalog(name string) string {
+	return fg.g.QualifiedGoIdent(catalogPackage.Ident(name))
+}
+
+// msg returns a message's Go type name, qualified for the file.
+func (fg *fileGen) msg(m *protogen.Message) string {
+	return fg.g.QualifiedGoIdent(m.GoIdent)
 }
 
 // hasMethods reports whether some service of the file has an rpc.
@@ -324,24 +368,24 @@ func (fg *fileGen) ids(s service) {
 	fg.p("const ", serviceNameName(s), " = ", strconv.Quote(string(full)))
 	fg.p()
 	fg.doc(fmt.Sprintf("%s is the dRPC module ID of %s.", moduleIDName(s), s.GoName))
-	fg.p("const ", moduleIDName(s), " drpc.ModuleID = ", s.ids.ModuleID)
+	fg.p("const ", moduleIDName(s), " ", fg.drpc("ModuleID"), " = ", s.ids.ModuleID)
 	fg.p()
 	if len(s.Methods) == 0 {
 		return
 	}
 	fg.doc(fmt.Sprintf("The dRPC method IDs of %s.", s.GoName))
 	fg.p("const (")
-	for i, m := range s.Methods {
+	for _, m := range s.Methods {
 		fg.doc(fmt.Sprintf("%s is the method ID of %s.%s.", methodIDName(s, m), s.GoName, m.GoName))
-		fg.p(methodIDName(s, m), " drpc.MethodID = ", s.methodID(i))
+		fg.p(methodIDName(s, m), " ", fg.drpc("MethodID"), " = ", s.methodID(m))
 	}
 	fg.p(")")
 	fg.p()
 	fg.doc(fmt.Sprintf("The dRPC methods of %s; each names itself (String) by the rpc's full name.", s.GoName))
 	fg.p("var (")
-	for i, m := range s.Methods {
-		fg.doc(fmt.Sprintf("%s is %s.%s, method %d of module %d.", methodName(s, m), s.GoName, m.GoName, s.methodID(i), s.ids.ModuleID))
-		fg.p(methodName(s, m), " = drpc.NewMethod(", moduleIDName(s), ", ", methodIDName(s, m), ", ", strconv.Quote(string(m.Desc.FullName())), ")")
+	for _, m := range s.Methods {
+		fg.doc(fmt.Sprintf("%s is %s.%s, method %d of module %d.", methodName(s, m), s.GoName, m.GoName, s.methodID(m), s.ids.ModuleID))
+		fg.p(methodName(s, m), " = ", fg.drpc("NewMethod"), "(", moduleIDName(s), ", ", methodIDName(s, m), ", ", strconv.Quote(string(m.Desc.FullName())), ")")
 	}
 	fg.p(")")
 	fg.p()
@@ -349,7 +393,7 @@ func (fg *fileGen) ids(s service) {
 
 // methodDoc writes the doc comment of an rpc's Go method: the rpc's
 // comment in the schema, its method ID, and whether it is deprecated.
-func (fg *fileGen) methodDoc(s service, m *protogen.Method, i int) {
+func (fg *fileGen) methodDoc(s service, m *protogen.Method) {
 	var text any = schemaText(m.Comments.Leading)
 	if m.Comments.Leading == "" {
 		text = fmt.Sprintf("%s calls %s.%s.", m.GoName, s.GoName, m.GoName)
@@ -358,11 +402,12 @@ func (fg *fileGen) methodDoc(s service, m *protogen.Method, i int) {
 	if opts, ok := m.Desc.Options().(*descriptorpb.MethodOptions); ok && opts.GetDeprecated() {
 		deprecated = "Deprecated: the rpc is deprecated in the schema."
 	}
-	fg.doc(text, fmt.Sprintf("Method ID %d.", s.methodID(i)), deprecated)
+	fg.doc(text, fmt.Sprintf("Method ID %d.", s.methodID(m)), deprecated)
 }
 
 // client writes the typed client of a service.
 func (fg *fileGen) client(s service) {
+	v := fg.v
 	iface, impl := clientName(s), lowerFirst(clientName(s))
 	fg.doc(fmt.Sprintf("%s calls the methods of %s, dRPC module %d.", iface, s.GoName, s.ids.ModuleID),
 		schemaText(s.Comments.Leading), `A call the server answers with a status other than SUCCESS returns that
@@ -370,30 +415,30 @@ status as a *drpc.Failure: test it with errors.As, or errors.Is against a
 Failure of the same status (drpc.UnknownMethodFailure(), ...). See
 drpc.Invoke for the other errors.`)
 	fg.p("type ", iface, " interface {")
-	for i, m := range s.Methods {
-		fg.methodDoc(s, m, i)
-		fg.p(m.GoName, "(ctx context.Context, req *", fg.ident(m.Input), ") (*", fg.ident(m.Output), ", error)")
+	for _, m := range s.Methods {
+		fg.methodDoc(s, m)
+		fg.p(m.GoName, "(", v.ctx, " ", fg.context(), ", ", v.req, " *", fg.msg(m.Input), ") (*", fg.msg(m.Output), ", error)")
 	}
 	fg.p("}")
 	fg.p()
-	fg.doc(fmt.Sprintf("New%s returns the client of %s that makes its calls through s, such as a connected *drpc.ClientConnection.", iface, s.GoName))
-	fg.p("func New", iface, "(s drpc.Sender) ", iface, " {")
-	fg.p("return &", impl, "{sender: s}")
+	fg.doc(fmt.Sprintf("New%s returns the client of %s that makes its calls through %s, such as a connected *drpc.ClientConnection.", iface, s.GoName, v.sender))
+	fg.p("func New", iface, "(", v.sender, " ", fg.drpc("Sender"), ") ", iface, " {")
+	fg.p("return &", impl, "{sender: ", v.sender, "}")
 	fg.p("}")
 	fg.p()
 	fg.doc(fmt.Sprintf("%s is the %s that New%s returns.", impl, iface, iface))
 	fg.p("type ", impl, " struct {")
-	fg.p("sender drpc.Sender")
+	fg.p("sender ", fg.drpc("Sender"))
 	fg.p("}")
 	fg.p()
 	for _, m := range s.Methods {
 		fg.doc(fmt.Sprintf("%s calls %s.", m.GoName, methodName(s, m)))
-		fg.p("func (c *", impl, ") ", m.GoName, "(ctx context.Context, req *", fg.ident(m.Input), ") (*", fg.ident(m.Output), ", error) {")
-		fg.p("reply := new(", fg.ident(m.Output), ")")
-		fg.p("if err := drpc.Invoke(ctx, c.sender, ", methodName(s, m), ", req, reply); err != nil {")
-		fg.p("return nil, err")
+		fg.p("func (", v.recvClient, " *", impl, ") ", m.GoName, "(", v.ctx, " ", fg.context(), ", ", v.req, " *", fg.msg(m.Input), ") (*", fg.msg(m.Output), ", error) {")
+		fg.p(v.reply, " := new(", fg.msg(m.Output), ")")
+		fg.p("if ", v.err, " := ", fg.drpc("Invoke"), "(", v.ctx, ", ", v.recvClient, ".sender, ", methodName(s, m), ", ", v.req, ", ", v.reply, "); ", v.err, " != nil {")
+		fg.p("return nil, ", v.err)
 		fg.p("}")
-		fg.p("return reply, nil")
+		fg.p("return ", v.reply, ", nil")
 		fg.p("}")
 		fg.p()
 	}
@@ -401,6 +446,7 @@ drpc.Invoke for the other errors.`)
 
 // server writes the server interface and its Unimplemented implementation.
 func (fg *fileGen) server(s service) {
+	v := fg.v
 	iface, unimpl := serverName(s), unimplementedName(s)
 	fg.doc(fmt.Sprintf("%s is an implementation of %s, dRPC module %d; New%sModule serves it.", iface, s.GoName, s.ids.ModuleID, s.GoName),
 		schemaText(s.Comments.Leading), fmt.Sprintf(`Each method receives the call's context (it ends when the client hangs up
@@ -409,9 +455,9 @@ decoded request. A *drpc.Failure error sets the response status; any other
 error answers FAILURE. A nil reply with a nil error sends an empty reply.
 Embed %s to keep compiling when rpcs are added to the schema.`, unimpl))
 	fg.p("type ", iface, " interface {")
-	for i, m := range s.Methods {
-		fg.methodDoc(s, m, i)
-		fg.p(m.GoName, "(ctx context.Context, session *drpc.Session, req *", fg.ident(m.Input), ") (*", fg.ident(m.Output), ", error)")
+	for _, m := range s.Methods {
+		fg.methodDoc(s, m)
+		fg.p(m.GoName, "(", v.ctx, " ", fg.context(), ", ", v.session, " *", fg.drpc("Session"), ", ", v.req, " *", fg.msg(m.Input), ") (*", fg.msg(m.Output), ", error)")
 	}
 	fg.p("}")
 	fg.p()
@@ -423,8 +469,8 @@ answers UNKNOWN_METHOD, when an rpc is added to the schema.`, unimpl, s.GoName, 
 	fg.p()
 	for _, m := range s.Methods {
 		fg.doc(fmt.Sprintf("%s answers STATUS_UNKNOWN_METHOD.", m.GoName))
-		fg.p("func (", unimpl, ") ", m.GoName, "(context.Context, *drpc.Session, *", fg.ident(m.Input), ") (*", fg.ident(m.Output), ", error) {")
-		fg.p("return nil, drpc.UnknownMethodFailure()")
+		fg.p("func (", unimpl, ") ", m.GoName, "(", fg.context(), ", *", fg.drpc("Session"), ", *", fg.msg(m.Input), ") (*", fg.msg(m.Output), ", error) {")
+		fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
 		fg.p("}")
 		fg.p()
 	}
@@ -432,18 +478,20 @@ answers UNKNOWN_METHOD, when an rpc is added to the schema.`, unimpl, s.GoName, 
 
 // module writes New<Service>Module and the drpc.Module it returns.
 func (fg *fileGen) module(s service) {
+	v := fg.v
 	ctor, impl := "New"+s.GoName+"Module", lowerFirst(s.GoName)+"Module"
-	fg.doc(fmt.Sprintf(`%s returns the drpc.Module %s (ID %s) served by impl, to
+	module, method := fg.drpc("Module"), fg.drpc("Method")
+	fg.doc(fmt.Sprintf(`%s returns the drpc.Module %s (ID %s) served by %s, to
 register on a drpc.DomainSocketServer. For each call it decodes the body
 into the rpc's request (an empty body is an empty request; a body that does
-not decode answers FAILED_UNMARSHAL_PAYLOAD), runs impl's method and
+not decode answers FAILED_UNMARSHAL_PAYLOAD), runs %s's method and
 encodes its reply (FAILED_MARSHAL if that fails). Method IDs %s does not
-declare answer UNKNOWN_METHOD. It panics if impl is nil.`, ctor, s.GoName, moduleIDName(s), s.GoName))
-	fg.p("func ", ctor, "(impl ", serverName(s), ") drpc.Module {")
-	fg.p("if impl == nil {")
-	fg.p(`panic("`, fg.pkgName, ".", ctor, `: impl is nil")`)
+declare answer UNKNOWN_METHOD. It panics if %s is nil.`, ctor, s.GoName, moduleIDName(s), v.impl, v.impl, s.GoName, v.impl))
+	fg.p("func ", ctor, "(", v.impl, " ", serverName(s), ") ", module, " {")
+	fg.p("if ", v.impl, " == nil {")
+	fg.p(`panic("`, fg.pkgName, ".", ctor, `: `, v.impl, ` is nil")`)
 	fg.p("}")
-	fg.p("return &", impl, "{impl: impl}")
+	fg.p("return &", impl, "{impl: ", v.impl, "}")
 	fg.p("}")
 	fg.p()
 	fg.doc(fmt.Sprintf("%s adapts an implementation of %s to drpc.Module.", impl, serverName(s)))
@@ -451,80 +499,78 @@ declare answer UNKNOWN_METHOD. It panics if impl is nil.`, ctor, s.GoName, modul
 	fg.p("impl ", serverName(s))
 	fg.p("}")
 	fg.p()
+	recv := "(" + v.recvModule + " *" + impl + ")"
 	fg.doc(fmt.Sprintf("ID returns %s.", moduleIDName(s)))
-	fg.p("func (m *", impl, ") ID() drpc.ModuleID { return ", moduleIDName(s), " }")
+	fg.p("func ", recv, " ID() ", fg.drpc("ModuleID"), " { return ", moduleIDName(s), " }")
 	fg.p()
 	fg.doc(fmt.Sprintf("String returns %s, the service's full name.", serviceNameName(s)))
-	fg.p("func (m *", impl, ") String() string { return ", serviceNameName(s), " }")
+	fg.p("func ", recv, " String() string { return ", serviceNameName(s), " }")
 	fg.p()
 	fg.doc("Methods lists the module's methods, so that registration checks their IDs.")
-	fg.p("func (m *", impl, ") Methods() []drpc.Method {")
-	fg.p("return []drpc.Method{")
+	fg.p("func ", recv, " Methods() []", method, " {")
+	fg.p("return []", method, "{")
 	for _, m := range s.Methods {
 		fg.p(methodName(s, m), ",")
 	}
 	fg.p("}")
 	fg.p("}")
 	fg.p()
-	fg.doc("GetMethod returns the method with ID id, or a STATUS_UNKNOWN_METHOD failure.")
-	fg.p("func (m *", impl, ") GetMethod(id drpc.MethodID) (drpc.Method, error) {")
+	fg.doc(fmt.Sprintf("GetMethod returns the method with ID %s, or a STATUS_UNKNOWN_METHOD failure.", v.id))
+	fg.p("func ", recv, " GetMethod(", v.id, " ", fg.drpc("MethodID"), ") (", method, ", error) {")
 	if len(s.Methods) > 0 {
-		fg.p("switch id {")
+		fg.p("switch ", v.id, " {")
 		for _, m := range s.Methods {
 			fg.p("case ", methodIDName(s, m), ":")
 			fg.p("return ", methodName(s, m), ", nil")
 		}
 		fg.p("}")
 	}
-	fg.p("return nil, drpc.UnknownMethodFailure()")
+	fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
 	fg.p("}")
 	fg.p()
-	fg.doc("HandleCall decodes body into the method's request, runs the implementation and encodes its reply.")
+	fg.doc(fmt.Sprintf("HandleCall decodes %s into the method's request, runs the implementation and encodes its reply.", v.body))
 	if len(s.Methods) == 0 {
-		fg.p("func (m *", impl, ") HandleCall(_ context.Context, _ *drpc.Session, _ drpc.Method, _ []byte) ([]byte, error) {")
+		fg.p("func ", recv, " HandleCall(_ ", fg.context(), ", _ *", fg.drpc("Session"), ", _ ", method, ", _ []byte) ([]byte, error) {")
 	} else {
-		fg.p("func (m *", impl, ") HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {")
-		fg.p("switch method.ID() {")
+		fg.p("func ", recv, " HandleCall(", v.ctx, " ", fg.context(), ", ", v.session, " *", fg.drpc("Session"), ", ", v.method, " ", method, ", ", v.body, " []byte) ([]byte, error) {")
+		fg.p("switch ", v.method, ".ID() {")
 		for _, m := range s.Methods {
 			fg.p("case ", methodIDName(s, m), ":")
-			fg.p("req := new(", fg.ident(m.Input), ")")
-			fg.p("if err := drpc.UnmarshalRequest(method, body, req); err != nil {")
-			fg.p("return nil, err")
+			fg.p(v.req, " := new(", fg.msg(m.Input), ")")
+			fg.p("if ", v.err, " := ", fg.drpc("UnmarshalRequest"), "(", v.method, ", ", v.body, ", ", v.req, "); ", v.err, " != nil {")
+			fg.p("return nil, ", v.err)
 			fg.p("}")
-			fg.p("reply, err := m.impl.", m.GoName, "(ctx, session, req)")
-			fg.p("if err != nil {")
-			fg.p("return nil, err")
+			fg.p(v.reply, ", ", v.err, " := ", v.recvModule, ".impl.", m.GoName, "(", v.ctx, ", ", v.session, ", ", v.req, ")")
+			fg.p("if ", v.err, " != nil {")
+			fg.p("return nil, ", v.err)
 			fg.p("}")
-			fg.p("return drpc.MarshalReply(method, reply)")
+			fg.p("return ", fg.drpc("MarshalReply"), "(", v.session, ", ", v.method, ", ", v.reply, ")")
 		}
 		fg.p("}")
 	}
-	fg.p("return nil, drpc.UnknownMethodFailure()")
+	fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
 	fg.p("}")
 	fg.p()
 }
 
-// catalog writes the init function that registers the file's methods.
-func (fg *fileGen) catalog() {
-	var n int
-	for _, s := range fg.services {
-		n += len(s.Methods)
-	}
-	if n == 0 {
+// catalogInit writes the init function that registers the file's methods.
+func (fg *fileGen) catalogInit() {
+	if !fg.hasMethods() {
 		return
 	}
+	entry := fg.catalog("Entry")
 	fg.doc("init registers the file's methods in the dRPC catalog.")
 	fg.p("func init() {")
-	fg.p("catalog.Register(")
+	fg.p(fg.catalog("Register"), "(")
 	for _, s := range fg.services {
 		for _, m := range s.Methods {
-			fg.p("catalog.Entry{")
+			fg.p(entry, "{")
 			fg.p("ModuleID: ", moduleIDName(s), ",")
 			fg.p("MethodID: ", methodIDName(s, m), ",")
 			fg.p("Service: ", serviceNameName(s), ",")
 			fg.p("MethodName: ", strconv.Quote(string(m.Desc.Name())), ",")
-			fg.p("Request: (*", fg.ident(m.Input), ")(nil).ProtoReflect().Type(),")
-			fg.p("Response: (*", fg.ident(m.Output), ")(nil).ProtoReflect().Type(),")
+			fg.p("Request: (*", fg.msg(m.Input), ")(nil).ProtoReflect().Type(),")
+			fg.p("Response: (*", fg.msg(m.Output), ")(nil).ProtoReflect().Type(),")
 			fg.p("},")
 		}
 	}

@@ -29,6 +29,17 @@ var repoRoot = filepath.Join("..", "..", "..")
 // schemaDir is the repository's proto/ folder, where drpc/v1/options.proto is.
 var schemaDir = filepath.Join(repoRoot, "proto")
 
+// fixtureParam is the generator's parameter for the fixtures: their Go
+// packages example.com/fixture/X give example.com/gen/X, written under X/.
+const fixtureParam = "import_prefix_map=example.com/fixture=example.com/gen,module=example.com/gen"
+
+// schemaParam is the generator's parameter for the repository's schema, as
+// buf.gen.yaml sets it (TestSchemaOutputIsCommitted checks that it does).
+var schemaParam = []string{
+	"module=github.com/cc532012/drpc/api",
+	"import_prefix_map=github.com/cc532012/drpc/proto/drpc=github.com/cc532012/drpc/api",
+}
+
 // request compiles files (paths relative to one of importPaths, which also
 // resolve their imports, with the well-known types) into the request
 // protoc or buf would send the plugin, with source info and thus comments.
@@ -114,7 +125,7 @@ func protoFiles(t *testing.T, dir string) []string {
 // the golden files after a deliberate change.
 func TestGolden(t *testing.T) {
 	fixtures := filepath.Join("testdata", "proto")
-	req := request(t, []string{fixtures, schemaDir}, protoFiles(t, fixtures), "paths=source_relative,import_prefix=example.com/gen")
+	req := request(t, []string{fixtures, schemaDir}, protoFiles(t, fixtures), fixtureParam)
 	files, err := run(req)
 	require.NoError(t, err)
 
@@ -138,8 +149,9 @@ func TestGolden(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	// Files with services only: messages.proto and types.proto give nothing.
-	require.ElementsMatch(t, []string{"fixture/v1/alpha_drpc.pb.go", "fixture/v1/beta_drpc.pb.go"}, want)
+	// Files with services only: messages.proto, types.proto and req.proto
+	// give nothing.
+	require.ElementsMatch(t, []string{"v1/alpha_drpc.pb.go", "v1/beta_drpc.pb.go", "v1/gamma_drpc.pb.go"}, want)
 	require.ElementsMatch(t, want, keys(files), "generated files differ from testdata/golden (run go test -update)")
 	for _, name := range want {
 		golden, err := os.ReadFile(filepath.Join(goldenDir, filepath.FromSlash(name)+".golden"))
@@ -152,20 +164,22 @@ func TestGolden(t *testing.T) {
 // careless -update cannot bless a regression unnoticed.
 func TestGoldenProperties(t *testing.T) {
 	fixtures := filepath.Join("testdata", "proto")
-	req := request(t, []string{fixtures, schemaDir}, protoFiles(t, fixtures), "paths=source_relative,import_prefix=example.com/gen")
+	req := request(t, []string{fixtures, schemaDir}, protoFiles(t, fixtures), fixtureParam)
 	files, err := run(req)
 	require.NoError(t, err)
-	alpha, beta := files["fixture/v1/alpha_drpc.pb.go"], files["fixture/v1/beta_drpc.pb.go"]
+	alpha, beta, gamma := files["v1/alpha_drpc.pb.go"], files["v1/beta_drpc.pb.go"], files["v1/gamma_drpc.pb.go"]
 
 	tests := []struct {
 		name, file, want string
 	}{
 		{"package named after the Go package of the messages", alpha, "\npackage fixturev1drpc\n"},
 		{"package doc in the first file only", alpha, "// Package fixturev1drpc is"},
-		{"message package aliased by its Go package name", alpha, `fixturev1 "example.com/fixture/v1"`},
-		{"a Go package named drpc does not shadow the transport", alpha, `drpc1 "example.com/fixture/types"`},
-		{"well-known types imported by their package name", alpha, `"google.golang.org/protobuf/types/known/emptypb"`},
-		{"nested message types", alpha, "(*fixturev1.Ping_Pong, error)"},
+		{"message package imported by protogen", alpha, `v1 "example.com/fixture/v1"`},
+		{"the transport keeps its name", alpha, `drpc "github.com/cc532012/drpc/drpc"`},
+		{"a Go package named drpc does not shadow the transport", alpha, `drpc1 "example.com/fixture/drpc"`},
+		{"identifiers of the other drpc package", alpha, "(*drpc1.Value, error)"},
+		{"well-known types", alpha, `emptypb "google.golang.org/protobuf/types/known/emptypb"`},
+		{"nested message types", alpha, "(*v1.Ping_Pong, error)"},
 		{"module ID", alpha, "HTTPGatewayServiceModuleID drpc.ModuleID = 7"},
 		{"method ID", alpha, "HTTPGatewayServiceLookupMethodID drpc.MethodID = 799"},
 		{"method named by its full name", alpha, `"fixture.v1.HTTPGatewayService.SendPing")`},
@@ -175,6 +189,10 @@ func TestGoldenProperties(t *testing.T) {
 		{"service without rpcs has a module", alpha, "func NewIdleServiceModule(impl IdleServiceServer) drpc.Module"},
 		{"catalog entry", alpha, "MethodName: \"Lookup\","},
 		{"second file of the package", beta, "\npackage fixturev1drpc\n"},
+		{"a package named like a variable", gamma, `req "example.com/fixture/req"`},
+		{"the variable is renamed", gamma, "Put(ctx context.Context, req1 *req.Body) (*req.Body, error)"},
+		{"the renamed variable in the adapter", gamma, "req1 := new(req.Body)"},
+		{"the other variables keep their names", gamma, "reply, err := m.impl.Put(ctx, session, req1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,37 +200,46 @@ func TestGoldenProperties(t *testing.T) {
 		})
 	}
 	assert.NotContains(t, beta, "// Package ", "the package doc must be written once")
+	assert.NotContains(t, gamma, "// Package ", "the package doc must be written once")
+	assert.NotContains(t, beta, "catalog1", "one name per import")
 }
 
 // TestSchemaOutputIsCommitted generates the repository's schema as `make
-// generate` does and compares the output with drpc/gen, file by file.
+// generate` does and compares the output with the api module, file by
+// file.
 func TestSchemaOutputIsCommitted(t *testing.T) {
-	req := request(t, []string{schemaDir}, protoFiles(t, schemaDir), "paths=source_relative")
+	bufGen, err := os.ReadFile(filepath.Join(repoRoot, "buf.gen.yaml"))
+	require.NoError(t, err)
+	for _, opt := range schemaParam {
+		require.Contains(t, string(bufGen), opt, "buf.gen.yaml must set the generator's options as this test does")
+	}
+
+	req := request(t, []string{schemaDir}, protoFiles(t, schemaDir), strings.Join(schemaParam, ","))
 	files, err := run(req)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
-		"drpc/auth/v1/service_drpc.pb.go",
-		"drpc/mgmt/v1/mgmt_drpc.pb.go",
-		"drpc/srv/v1/srv_drpc.pb.go",
-		"drpc/test/v1/test_drpc.pb.go",
+		"auth/v1/service_drpc.pb.go",
+		"mgmt/v1/mgmt_drpc.pb.go",
+		"srv/v1/srv_drpc.pb.go",
+		"test/v1/test_drpc.pb.go",
 	}, keys(files))
 
-	genDir := filepath.Join(repoRoot, "drpc", "gen")
+	apiDir := filepath.Join(repoRoot, "api")
 	var committed []string
-	err = filepath.WalkDir(genDir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(apiDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_drpc.pb.go") {
 			return err
 		}
-		rel, err := filepath.Rel(genDir, path)
+		rel, err := filepath.Rel(apiDir, path)
 		committed = append(committed, filepath.ToSlash(rel))
 		return err
 	})
 	require.NoError(t, err)
-	require.ElementsMatch(t, keys(files), committed, "drpc/gen is stale: run make generate")
+	require.ElementsMatch(t, keys(files), committed, "api is stale: run make generate")
 	for name, content := range files {
-		got, err := os.ReadFile(filepath.Join(genDir, filepath.FromSlash(name)))
+		got, err := os.ReadFile(filepath.Join(apiDir, filepath.FromSlash(name)))
 		require.NoError(t, err)
-		assert.Equal(t, content, string(got), "drpc/gen/%s is stale: run make generate", name)
+		assert.Equal(t, content, string(got), "api/%s is stale: run make generate", name)
 	}
 }
 
@@ -232,18 +259,32 @@ message M {}
 		want   string
 	}{
 		{"service without module ID", `service S { rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", "has no (drpc.v1.module_id) option"},
-		{"negative module ID", `service S { option (drpc.v1.module_id) = -1; }`, "", "has module ID -1, want 0..21474835"},
+		{"negative module ID", `service S { option (drpc.v1.module_id) = -1; }`, "", `module "bad.v1.S" has ID -1, want 0..21474835`},
 		{"rpc without method ID", `service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M); }`, "", "rpc A has no (drpc.v1.method_id) option"},
-		{"method ID below the range", `service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 100; } }`, "", "rpc A has method ID 100, outside module 1's range 101..199"},
-		{"method ID above the range", `service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 200; } }`, "", "outside module 1's range 101..199"},
+		{"method ID below the range", `service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 100; } }`, "",
+			`method "bad.v1.S.A" of module 1 has ID 100, outside the module's range 101..199`},
+		{"method ID above the range", `service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 200; } }`, "", "outside the module's range 101..199"},
 		{"duplicate method ID", `service S { option (drpc.v1.module_id) = 1;
 			rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; }
-			rpc B(M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", "rpcs A and B have the same method ID 101"},
+			rpc B(M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", `method "bad.v1.S.B" has ID 101, which method "bad.v1.S.A" already has`},
+		{"duplicate module ID", `service S { option (drpc.v1.module_id) = 1; }
+			service T { option (drpc.v1.module_id) = 1; }`, "", `module "bad.v1.T" has ID 1, which module "bad.v1.S" already has`},
 		{"reserved method ID in use", `service S { option (drpc.v1.module_id) = 1; option (drpc.v1.reserved_method_ids) = 101;
-			rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", "rpc A has method ID 101, which the service reserves"},
+			rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", `method "bad.v1.S.A" has ID 101, which module "bad.v1.S" reserves`},
+		{"reserved method ID outside the range", `service S { option (drpc.v1.module_id) = 1; option (drpc.v1.reserved_method_ids) = 201; }`, "",
+			`module "bad.v1.S" (ID 1) reserves method ID 201, outside its range 101..199`},
 		{"streaming rpc", `service S { option (drpc.v1.module_id) = 1; rpc A(stream M) returns (M) { option (drpc.v1.method_id) = 101; } }`, "", "rpc A streams"},
-		{"output not source relative", `service S { option (drpc.v1.module_id) = 1; }`, "paths=import", "set the option paths=source_relative"},
-		{"empty import prefix", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix=", "import_prefix is empty"},
+		{"output source relative", `service S { option (drpc.v1.module_id) = 1; }`, "paths=source_relative", "drop paths=source_relative"},
+		{"no import_prefix_map", `service S { option (drpc.v1.module_id) = 1; }`, "-", "no import_prefix_map option"},
+		{"Go package under no prefix", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com/other=example.com/gen",
+			`the Go package "example.com/bad/v1" is under no import_prefix_map prefix (example.com/other)`},
+		{"prefix that is not at a path boundary", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com/ba=example.com/gen",
+			"is under no import_prefix_map prefix"},
+		{"empty import_prefix_map", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=", "want import_prefix_map=FROM=TO"},
+		{"import_prefix_map without TO", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com", "want import_prefix_map=FROM=TO"},
+		{"import_prefix_map onto itself", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com=example.com/", "would share the folders"},
+		{"import_prefix_map twice", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com=a.com,import_prefix_map=example.com=b.com", "example.com is already mapped to a.com"},
+		{"output outside module", `service S { option (drpc.v1.module_id) = 1; }`, "import_prefix_map=example.com=gen.com,module=other.com", `does not match prefix "other.com"`},
 		{"unknown option", `service S { option (drpc.v1.module_id) = 1; }`, "frobnicate=1", "frobnicate"},
 	}
 	for _, tc := range tests {
@@ -251,8 +292,13 @@ message M {}
 			dir := t.TempDir()
 			require.NoError(t, os.MkdirAll(filepath.Join(dir, "bad", "v1"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "bad", "v1", "bad.proto"), []byte(header+tc.schema+"\n"), 0o644))
-			param := "paths=source_relative"
-			if tc.param != "" {
+			param := "import_prefix_map=example.com=example.com/gen"
+			switch {
+			case tc.param == "-":
+				param = ""
+			case strings.HasPrefix(tc.param, "import_prefix_map="):
+				param = tc.param
+			case tc.param != "":
 				param += "," + tc.param
 			}
 			_, err := run(request(t, []string{dir, schemaDir}, []string{"bad/v1/bad.proto"}, param))
@@ -260,6 +306,25 @@ message M {}
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestMultiplePrefixes checks that the longest import_prefix_map prefix
+// wins.
+func TestMultiplePrefixes(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "good", "v1"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good", "v1", "good.proto"), []byte(`syntax = "proto3";
+package good.v1;
+import "drpc/v1/options.proto";
+option go_package = "example.com/proto/good/v1;goodv1";
+message M {}
+service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; } }
+`), 0o644))
+	files, err := run(request(t, []string{dir, schemaDir}, []string{"good/v1/good.proto"},
+		"import_prefix_map=example.com=example.com/all,import_prefix_map=example.com/proto/good=example.com/api/good"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"example.com/api/good/v1/good_drpc.pb.go"}, keys(files))
+	assert.Contains(t, files["example.com/api/good/v1/good_drpc.pb.go"], "\npackage goodv1drpc\n")
 }
 
 func TestLowerFirst(t *testing.T) {

@@ -9,20 +9,33 @@
 //   - catalog entries (IDs, names, message types) registered at init.
 //
 // A service is a dRPC module: it must carry (drpc.v1.module_id), and each of
-// its rpcs (drpc.v1.method_id), inside the module's range N*100+1..N*100+99
-// (see proto/drpc/v1/options.proto). The generator refuses a schema that
-// breaks those rules, and streaming rpcs, which dRPC does not have.
+// its rpcs (drpc.v1.method_id). The IDs must follow the rules of package
+// github.com/cc532012/drpc/drpc/ids, checked across every file generated in
+// one run: module IDs valid and unique, method IDs inside their module's
+// range N*100+1..N*100+99 and unique, reserved method IDs
+// ((drpc.v1.reserved_method_ids)) unused. The generator refuses a schema
+// that breaks them, and streaming rpcs, which dRPC does not have.
 //
 // It is a protoc plugin, run by `buf generate` (see buf.gen.yaml) as
-// `go tool protoc-gen-go-drpc`. Output is always laid out like the proto
-// files (paths=source_relative is required): drpc/auth/v1/service.proto
-// gives drpc/auth/v1/service_drpc.pb.go, in the Go package named after the
-// proto file's Go package plus "drpc" (authv1drpc), whose import path is
-// <import_prefix>/drpc/auth/v1. Options (buf.gen.yaml `opt`):
+// `go tool protoc-gen-go-drpc`. The generated code does not go next to the
+// messages: it imports the transport, which the message module must not
+// depend on. Its import path comes from the messages' Go package
+// (go_package) through import_prefix_map, and the output is laid out by
+// import path, as protoc-gen-go does with paths=import. With the
+// repository's options, proto/drpc/srv/v1/srv.proto (go_package
+// github.com/cc532012/drpc/proto/drpc/srv/v1) gives srv/v1/srv_drpc.pb.go
+// in the output folder api/, import path github.com/cc532012/drpc/api/srv/v1,
+// package srvv1drpc (the Go package name of the messages plus "drpc").
+// Options (buf.gen.yaml `opt`):
 //
-//	paths=source_relative   required
-//	import_prefix=PATH      import path of the output folder
-//	                        (default github.com/cc532012/drpc/drpc/gen)
+//	import_prefix_map=FROM=TO  required, repeatable: the messages of Go
+//	                           package FROM/X get their dRPC code in
+//	                           package TO/X (the longest FROM wins)
+//	module=TO                  (protogen) strip TO/ from the output file
+//	                           names, so that the output folder is the
+//	                           module TO
+//
+// paths=source_relative is refused: the output follows the import path.
 package main
 
 import (
@@ -42,6 +55,6 @@ func main() {
 // into cfg.
 func options(cfg *config) protogen.Options {
 	flags := new(flag.FlagSet)
-	flags.StringVar(&cfg.importPrefix, "import_prefix", defaultImportPrefix, "import path of the output folder")
+	flags.Func("import_prefix_map", "FROM=TO: the dRPC code of messages in Go package FROM/X goes to package TO/X", cfg.addImportMap)
 	return protogen.Options{ParamFunc: flags.Set}
 }

@@ -12,27 +12,30 @@ package drpcopt
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 	drpcv1 "github.com/cc532012/drpc/proto/drpc/v1"
 )
 
-// Service is a service's dRPC IDs.
+// Service is a service's dRPC IDs. The IDs are int32, as on the wire and
+// in package github.com/cc532012/drpc/drpc/ids, which holds the rules they
+// must follow.
 type Service struct {
 	// Desc is the service.
 	Desc protoreflect.ServiceDescriptor
 	// ModuleID is the (drpc.v1.module_id) option; valid if HasModuleID.
-	ModuleID drpc.ModuleID
+	ModuleID int32
 	// HasModuleID tells whether the service sets (drpc.v1.module_id).
 	HasModuleID bool
 	// ReservedMethodIDs is the (drpc.v1.reserved_method_ids) option, in
 	// schema order.
-	ReservedMethodIDs []drpc.MethodID
+	ReservedMethodIDs []int32
 	// Methods are the service's rpcs, in schema order.
 	Methods []Method
 }
@@ -42,35 +45,31 @@ type Method struct {
 	// Desc is the rpc.
 	Desc protoreflect.MethodDescriptor
 	// ID is the (drpc.v1.method_id) option; valid if HasID.
-	ID drpc.MethodID
+	ID int32
 	// HasID tells whether the rpc sets (drpc.v1.method_id).
 	HasID bool
 }
 
 // IsReserved reports whether the service reserves method ID id.
-func (s Service) IsReserved(id drpc.MethodID) bool {
-	for _, r := range s.ReservedMethodIDs {
-		if r == id {
-			return true
-		}
-	}
-	return false
+func (s Service) IsReserved(id int32) bool {
+	return slices.Contains(s.ReservedMethodIDs, id)
 }
 
 // InRange reports whether method ID id lies in the range of the service's
-// module (N*100+1 .. N*100+99); false if the service has no module ID.
-func (s Service) InRange(id drpc.MethodID) bool {
-	if !s.HasModuleID || !ValidModuleID(s.ModuleID) {
-		return false
-	}
-	first, last := drpc.MethodRange(s.ModuleID)
-	return id >= first && id <= last
+// module (ids.Owns); false if the service has no module ID.
+func (s Service) InRange(id int32) bool {
+	return s.HasModuleID && ids.Owns(s.ModuleID, id)
 }
 
-// ValidModuleID reports whether a module ID fits the wire: its method IDs
-// must fit in an int32.
-func ValidModuleID(id drpc.ModuleID) bool {
-	return id >= 0 && id <= drpc.MaxModuleID
+// Method returns the dRPC ID of the service's rpc named name, matched by
+// name and not by position, and false if the service has no such rpc.
+func (s Service) Method(name protoreflect.Name) (Method, bool) {
+	for _, m := range s.Methods {
+		if m.Desc.Name() == name {
+			return m, true
+		}
+	}
+	return Method{}, false
 }
 
 // Load reads the dRPC options of a service and of its rpcs.
@@ -81,12 +80,10 @@ func Load(sd protoreflect.ServiceDescriptor) (Service, error) {
 	}
 	s := Service{Desc: sd}
 	if proto.HasExtension(opts, drpcv1.E_ModuleId) {
-		s.ModuleID = drpc.ModuleID(proto.GetExtension(opts, drpcv1.E_ModuleId).(int32))
+		s.ModuleID = proto.GetExtension(opts, drpcv1.E_ModuleId).(int32)
 		s.HasModuleID = true
 	}
-	for _, id := range proto.GetExtension(opts, drpcv1.E_ReservedMethodIds).([]int32) {
-		s.ReservedMethodIDs = append(s.ReservedMethodIDs, drpc.MethodID(id))
-	}
+	s.ReservedMethodIDs = slices.Clone(proto.GetExtension(opts, drpcv1.E_ReservedMethodIds).([]int32))
 	methods := sd.Methods()
 	for i := range methods.Len() {
 		md := methods.Get(i)
@@ -96,7 +93,7 @@ func Load(sd protoreflect.ServiceDescriptor) (Service, error) {
 		}
 		m := Method{Desc: md}
 		if proto.HasExtension(mopts, drpcv1.E_MethodId) {
-			m.ID = drpc.MethodID(proto.GetExtension(mopts, drpcv1.E_MethodId).(int32))
+			m.ID = proto.GetExtension(mopts, drpcv1.E_MethodId).(int32)
 			m.HasID = true
 		}
 		s.Methods = append(s.Methods, m)

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
@@ -36,12 +36,12 @@ func withUnknownOptions(t *testing.T, fd protoreflect.FileDescriptor) protorefle
 func TestLoad(t *testing.T) {
 	type method struct {
 		name string
-		id   drpc.MethodID
+		id   int32
 	}
 	tests := []struct {
 		name    string
 		file    protoreflect.FileDescriptor
-		module  drpc.ModuleID
+		module  int32
 		methods []method
 	}{
 		{"module 0 is set, not absent", testv1.File_drpc_test_v1_test_proto, 0, []method{{"Echo", 1}}},
@@ -69,16 +69,21 @@ func TestLoad(t *testing.T) {
 					assert.True(t, s.Methods[i].HasID)
 					assert.Equal(t, want.id, s.Methods[i].ID)
 					assert.True(t, s.InRange(want.id))
+					byName, ok := s.Method(s.Methods[i].Desc.Name())
+					require.True(t, ok)
+					assert.Equal(t, s.Methods[i], byName)
 				}
+				_, ok := s.Method("NoSuchRPC")
+				assert.False(t, ok)
 			})
 		}
 	}
 }
 
 func TestServiceHelpers(t *testing.T) {
-	s := Service{ModuleID: 2, HasModuleID: true, ReservedMethodIDs: []drpc.MethodID{203, 210}}
+	s := Service{ModuleID: 2, HasModuleID: true, ReservedMethodIDs: []int32{203, 210}}
 	tests := []struct {
-		id       drpc.MethodID
+		id       int32
 		inRange  bool
 		reserved bool
 	}{
@@ -95,8 +100,5 @@ func TestServiceHelpers(t *testing.T) {
 	}
 	assert.False(t, Service{}.InRange(1), "no module ID, no range")
 	assert.False(t, Service{ModuleID: -1, HasModuleID: true}.InRange(-99))
-	assert.True(t, ValidModuleID(0))
-	assert.True(t, ValidModuleID(drpc.MaxModuleID))
-	assert.False(t, ValidModuleID(-1))
-	assert.False(t, ValidModuleID(drpc.MaxModuleID+1))
+	assert.False(t, Service{ModuleID: ids.MaxModuleID + 1, HasModuleID: true}.InRange(1))
 }

@@ -7,11 +7,10 @@
 package testv1drpc
 
 import (
-	"context"
-
-	"github.com/cc532012/drpc/drpc"
-	"github.com/cc532012/drpc/drpc/catalog"
-	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
+	context "context"
+	drpc "github.com/cc532012/drpc/drpc"
+	catalog "github.com/cc532012/drpc/drpc/catalog"
+	v1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
 
 // TestServiceName is the full name of the schema's service TestService, dRPC
@@ -46,7 +45,7 @@ type TestServiceClient interface {
 	// Echo returns the request's payload.
 	//
 	// Method ID 1.
-	Echo(ctx context.Context, req *testv1.EchoRequest) (*testv1.EchoResponse, error)
+	Echo(ctx context.Context, req *v1.EchoRequest) (*v1.EchoResponse, error)
 }
 
 // NewTestServiceClient returns the client of TestService that makes its calls
@@ -62,8 +61,8 @@ type testServiceClient struct {
 }
 
 // Echo calls TestServiceEchoMethod.
-func (c *testServiceClient) Echo(ctx context.Context, req *testv1.EchoRequest) (*testv1.EchoResponse, error) {
-	reply := new(testv1.EchoResponse)
+func (c *testServiceClient) Echo(ctx context.Context, req *v1.EchoRequest) (*v1.EchoResponse, error) {
+	reply := new(v1.EchoResponse)
 	if err := drpc.Invoke(ctx, c.sender, TestServiceEchoMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -85,7 +84,7 @@ type TestServiceServer interface {
 	// Echo returns the request's payload.
 	//
 	// Method ID 1.
-	Echo(ctx context.Context, session *drpc.Session, req *testv1.EchoRequest) (*testv1.EchoResponse, error)
+	Echo(ctx context.Context, session *drpc.Session, req *v1.EchoRequest) (*v1.EchoResponse, error)
 }
 
 // UnimplementedTestServiceServer answers every method of TestService with
@@ -95,7 +94,7 @@ type TestServiceServer interface {
 type UnimplementedTestServiceServer struct{}
 
 // Echo answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedTestServiceServer) Echo(context.Context, *drpc.Session, *testv1.EchoRequest) (*testv1.EchoResponse, error) {
+func (UnimplementedTestServiceServer) Echo(context.Context, *drpc.Session, *v1.EchoRequest) (*v1.EchoResponse, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
@@ -146,7 +145,7 @@ func (m *testServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 func (m *testServiceModule) HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {
 	switch method.ID() {
 	case TestServiceEchoMethodID:
-		req := new(testv1.EchoRequest)
+		req := new(v1.EchoRequest)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -154,7 +153,7 @@ func (m *testServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -167,8 +166,8 @@ func init() {
 			MethodID:   TestServiceEchoMethodID,
 			Service:    TestServiceName,
 			MethodName: "Echo",
-			Request:    (*testv1.EchoRequest)(nil).ProtoReflect().Type(),
-			Response:   (*testv1.EchoResponse)(nil).ProtoReflect().Type(),
+			Request:    (*v1.EchoRequest)(nil).ProtoReflect().Type(),
+			Response:   (*v1.EchoResponse)(nil).ProtoReflect().Type(),
 		},
 	)
 }

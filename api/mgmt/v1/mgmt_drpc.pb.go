@@ -7,11 +7,10 @@
 package mgmtv1drpc
 
 import (
-	"context"
-
-	"github.com/cc532012/drpc/drpc"
-	"github.com/cc532012/drpc/drpc/catalog"
-	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
+	context "context"
+	drpc "github.com/cc532012/drpc/drpc"
+	catalog "github.com/cc532012/drpc/drpc/catalog"
+	v1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )
 
 // MgmtServiceName is the full name of the schema's service MgmtService, dRPC
@@ -56,15 +55,15 @@ type MgmtServiceClient interface {
 	// SetRank assigns the engine its rank.
 	//
 	// Method ID 202.
-	SetRank(ctx context.Context, req *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error)
+	SetRank(ctx context.Context, req *v1.SetRankReq) (*v1.DaosResp, error)
 	// PrepShutdown prepares the engine for shutdown.
 	//
 	// Method ID 218.
-	PrepShutdown(ctx context.Context, req *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error)
+	PrepShutdown(ctx context.Context, req *v1.PrepShutdownReq) (*v1.DaosResp, error)
 	// PingRank checks that the engine is responsive.
 	//
 	// Method ID 225.
-	PingRank(ctx context.Context, req *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error)
+	PingRank(ctx context.Context, req *v1.PingRankReq) (*v1.DaosResp, error)
 }
 
 // NewMgmtServiceClient returns the client of MgmtService that makes its calls
@@ -80,8 +79,8 @@ type mgmtServiceClient struct {
 }
 
 // SetRank calls MgmtServiceSetRankMethod.
-func (c *mgmtServiceClient) SetRank(ctx context.Context, req *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error) {
-	reply := new(mgmtv1.DaosResp)
+func (c *mgmtServiceClient) SetRank(ctx context.Context, req *v1.SetRankReq) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
 	if err := drpc.Invoke(ctx, c.sender, MgmtServiceSetRankMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -89,8 +88,8 @@ func (c *mgmtServiceClient) SetRank(ctx context.Context, req *mgmtv1.SetRankReq)
 }
 
 // PrepShutdown calls MgmtServicePrepShutdownMethod.
-func (c *mgmtServiceClient) PrepShutdown(ctx context.Context, req *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error) {
-	reply := new(mgmtv1.DaosResp)
+func (c *mgmtServiceClient) PrepShutdown(ctx context.Context, req *v1.PrepShutdownReq) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
 	if err := drpc.Invoke(ctx, c.sender, MgmtServicePrepShutdownMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -98,8 +97,8 @@ func (c *mgmtServiceClient) PrepShutdown(ctx context.Context, req *mgmtv1.PrepSh
 }
 
 // PingRank calls MgmtServicePingRankMethod.
-func (c *mgmtServiceClient) PingRank(ctx context.Context, req *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error) {
-	reply := new(mgmtv1.DaosResp)
+func (c *mgmtServiceClient) PingRank(ctx context.Context, req *v1.PingRankReq) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
 	if err := drpc.Invoke(ctx, c.sender, MgmtServicePingRankMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -121,15 +120,15 @@ type MgmtServiceServer interface {
 	// SetRank assigns the engine its rank.
 	//
 	// Method ID 202.
-	SetRank(ctx context.Context, session *drpc.Session, req *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error)
+	SetRank(ctx context.Context, session *drpc.Session, req *v1.SetRankReq) (*v1.DaosResp, error)
 	// PrepShutdown prepares the engine for shutdown.
 	//
 	// Method ID 218.
-	PrepShutdown(ctx context.Context, session *drpc.Session, req *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error)
+	PrepShutdown(ctx context.Context, session *drpc.Session, req *v1.PrepShutdownReq) (*v1.DaosResp, error)
 	// PingRank checks that the engine is responsive.
 	//
 	// Method ID 225.
-	PingRank(ctx context.Context, session *drpc.Session, req *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error)
+	PingRank(ctx context.Context, session *drpc.Session, req *v1.PingRankReq) (*v1.DaosResp, error)
 }
 
 // UnimplementedMgmtServiceServer answers every method of MgmtService with
@@ -139,17 +138,17 @@ type MgmtServiceServer interface {
 type UnimplementedMgmtServiceServer struct{}
 
 // SetRank answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedMgmtServiceServer) SetRank(context.Context, *drpc.Session, *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error) {
+func (UnimplementedMgmtServiceServer) SetRank(context.Context, *drpc.Session, *v1.SetRankReq) (*v1.DaosResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
 // PrepShutdown answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedMgmtServiceServer) PrepShutdown(context.Context, *drpc.Session, *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error) {
+func (UnimplementedMgmtServiceServer) PrepShutdown(context.Context, *drpc.Session, *v1.PrepShutdownReq) (*v1.DaosResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
 // PingRank answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedMgmtServiceServer) PingRank(context.Context, *drpc.Session, *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error) {
+func (UnimplementedMgmtServiceServer) PingRank(context.Context, *drpc.Session, *v1.PingRankReq) (*v1.DaosResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
@@ -206,7 +205,7 @@ func (m *mgmtServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {
 	switch method.ID() {
 	case MgmtServiceSetRankMethodID:
-		req := new(mgmtv1.SetRankReq)
+		req := new(v1.SetRankReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -214,9 +213,9 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	case MgmtServicePrepShutdownMethodID:
-		req := new(mgmtv1.PrepShutdownReq)
+		req := new(v1.PrepShutdownReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -224,9 +223,9 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	case MgmtServicePingRankMethodID:
-		req := new(mgmtv1.PingRankReq)
+		req := new(v1.PingRankReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -234,7 +233,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -247,24 +246,24 @@ func init() {
 			MethodID:   MgmtServiceSetRankMethodID,
 			Service:    MgmtServiceName,
 			MethodName: "SetRank",
-			Request:    (*mgmtv1.SetRankReq)(nil).ProtoReflect().Type(),
-			Response:   (*mgmtv1.DaosResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.SetRankReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
 		},
 		catalog.Entry{
 			ModuleID:   MgmtServiceModuleID,
 			MethodID:   MgmtServicePrepShutdownMethodID,
 			Service:    MgmtServiceName,
 			MethodName: "PrepShutdown",
-			Request:    (*mgmtv1.PrepShutdownReq)(nil).ProtoReflect().Type(),
-			Response:   (*mgmtv1.DaosResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.PrepShutdownReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
 		},
 		catalog.Entry{
 			ModuleID:   MgmtServiceModuleID,
 			MethodID:   MgmtServicePingRankMethodID,
 			Service:    MgmtServiceName,
 			MethodName: "PingRank",
-			Request:    (*mgmtv1.PingRankReq)(nil).ProtoReflect().Type(),
-			Response:   (*mgmtv1.DaosResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.PingRankReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
 		},
 	)
 }

@@ -7,11 +7,10 @@
 package srvv1drpc
 
 import (
-	"context"
-
-	"github.com/cc532012/drpc/drpc"
-	"github.com/cc532012/drpc/drpc/catalog"
-	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
+	context "context"
+	drpc "github.com/cc532012/drpc/drpc"
+	catalog "github.com/cc532012/drpc/drpc/catalog"
+	v1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 )
 
 // SrvServiceName is the full name of the schema's service SrvService, dRPC
@@ -52,11 +51,11 @@ type SrvServiceClient interface {
 	// NotifyReady registers a started engine with the server.
 	//
 	// Method ID 301.
-	NotifyReady(ctx context.Context, req *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error)
+	NotifyReady(ctx context.Context, req *v1.NotifyReadyReq) (*v1.NotifyReadyResp, error)
 	// ClusterEvent forwards a RAS event to the server.
 	//
 	// Method ID 304.
-	ClusterEvent(ctx context.Context, req *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error)
+	ClusterEvent(ctx context.Context, req *v1.ClusterEventReq) (*v1.ClusterEventResp, error)
 }
 
 // NewSrvServiceClient returns the client of SrvService that makes its calls
@@ -71,8 +70,8 @@ type srvServiceClient struct {
 }
 
 // NotifyReady calls SrvServiceNotifyReadyMethod.
-func (c *srvServiceClient) NotifyReady(ctx context.Context, req *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error) {
-	reply := new(srvv1.NotifyReadyResp)
+func (c *srvServiceClient) NotifyReady(ctx context.Context, req *v1.NotifyReadyReq) (*v1.NotifyReadyResp, error) {
+	reply := new(v1.NotifyReadyResp)
 	if err := drpc.Invoke(ctx, c.sender, SrvServiceNotifyReadyMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -80,8 +79,8 @@ func (c *srvServiceClient) NotifyReady(ctx context.Context, req *srvv1.NotifyRea
 }
 
 // ClusterEvent calls SrvServiceClusterEventMethod.
-func (c *srvServiceClient) ClusterEvent(ctx context.Context, req *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error) {
-	reply := new(srvv1.ClusterEventResp)
+func (c *srvServiceClient) ClusterEvent(ctx context.Context, req *v1.ClusterEventReq) (*v1.ClusterEventResp, error) {
+	reply := new(v1.ClusterEventResp)
 	if err := drpc.Invoke(ctx, c.sender, SrvServiceClusterEventMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -103,11 +102,11 @@ type SrvServiceServer interface {
 	// NotifyReady registers a started engine with the server.
 	//
 	// Method ID 301.
-	NotifyReady(ctx context.Context, session *drpc.Session, req *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error)
+	NotifyReady(ctx context.Context, session *drpc.Session, req *v1.NotifyReadyReq) (*v1.NotifyReadyResp, error)
 	// ClusterEvent forwards a RAS event to the server.
 	//
 	// Method ID 304.
-	ClusterEvent(ctx context.Context, session *drpc.Session, req *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error)
+	ClusterEvent(ctx context.Context, session *drpc.Session, req *v1.ClusterEventReq) (*v1.ClusterEventResp, error)
 }
 
 // UnimplementedSrvServiceServer answers every method of SrvService with
@@ -117,12 +116,12 @@ type SrvServiceServer interface {
 type UnimplementedSrvServiceServer struct{}
 
 // NotifyReady answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedSrvServiceServer) NotifyReady(context.Context, *drpc.Session, *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error) {
+func (UnimplementedSrvServiceServer) NotifyReady(context.Context, *drpc.Session, *v1.NotifyReadyReq) (*v1.NotifyReadyResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
 // ClusterEvent answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedSrvServiceServer) ClusterEvent(context.Context, *drpc.Session, *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error) {
+func (UnimplementedSrvServiceServer) ClusterEvent(context.Context, *drpc.Session, *v1.ClusterEventReq) (*v1.ClusterEventResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
@@ -176,7 +175,7 @@ func (m *srvServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {
 	switch method.ID() {
 	case SrvServiceNotifyReadyMethodID:
-		req := new(srvv1.NotifyReadyReq)
+		req := new(v1.NotifyReadyReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -184,9 +183,9 @@ func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	case SrvServiceClusterEventMethodID:
-		req := new(srvv1.ClusterEventReq)
+		req := new(v1.ClusterEventReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -194,7 +193,7 @@ func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -207,16 +206,16 @@ func init() {
 			MethodID:   SrvServiceNotifyReadyMethodID,
 			Service:    SrvServiceName,
 			MethodName: "NotifyReady",
-			Request:    (*srvv1.NotifyReadyReq)(nil).ProtoReflect().Type(),
-			Response:   (*srvv1.NotifyReadyResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.NotifyReadyReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.NotifyReadyResp)(nil).ProtoReflect().Type(),
 		},
 		catalog.Entry{
 			ModuleID:   SrvServiceModuleID,
 			MethodID:   SrvServiceClusterEventMethodID,
 			Service:    SrvServiceName,
 			MethodName: "ClusterEvent",
-			Request:    (*srvv1.ClusterEventReq)(nil).ProtoReflect().Type(),
-			Response:   (*srvv1.ClusterEventResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.ClusterEventReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.ClusterEventResp)(nil).ProtoReflect().Type(),
 		},
 	)
 }

@@ -1,4 +1,4 @@
-package gen_test
+package api_test
 
 import (
 	"bytes"
@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/catalog"
-	authv1drpc "github.com/cc532012/drpc/drpc/gen/drpc/auth/v1"
-	mgmtv1drpc "github.com/cc532012/drpc/drpc/gen/drpc/mgmt/v1"
-	srvv1drpc "github.com/cc532012/drpc/drpc/gen/drpc/srv/v1"
-	testv1drpc "github.com/cc532012/drpc/drpc/gen/drpc/test/v1"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
@@ -73,12 +73,12 @@ func (a *agentServer) RequestCredentials(_ context.Context, s *drpc.Session, req
 // socket path limit) and returns a connected client.
 func startServer(t *testing.T) (*drpc.ClientConnection, *agentServer) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "drpcgen")
+	dir, err := os.MkdirTemp("", "drpcapi")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	path := filepath.Join(dir, "gen.sock")
+	path := filepath.Join(dir, "api.sock")
 
-	srv, err := drpc.NewDomainSocketServer(slog.New(slog.DiscardHandler), path, 0o600)
+	srv, err := drpc.NewDomainSocketServer(path, drpc.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	agent := new(agentServer)
 	origin := "agent"
@@ -320,6 +320,10 @@ func TestGeneratedModules(t *testing.T) {
 			[]drpc.Method{mgmtv1drpc.MgmtServiceSetRankMethod, mgmtv1drpc.MgmtServicePrepShutdownMethod, mgmtv1drpc.MgmtServicePingRankMethod}},
 		{srvv1drpc.NewSrvServiceModule(srvv1drpc.UnimplementedSrvServiceServer{}), 3, srvv1drpc.SrvServiceName,
 			[]drpc.Method{srvv1drpc.SrvServiceNotifyReadyMethod, srvv1drpc.SrvServiceClusterEventMethod}},
+		{authv1drpc.NewSecurityAgentServiceModule(authv1drpc.UnimplementedSecurityAgentServiceServer{}), 1, authv1drpc.SecurityAgentServiceName,
+			[]drpc.Method{authv1drpc.SecurityAgentServiceRequestCredentialsMethod}},
+		{authv1drpc.NewSecurityServiceModule(authv1drpc.UnimplementedSecurityServiceServer{}), 4, authv1drpc.SecurityServiceName,
+			[]drpc.Method{authv1drpc.SecurityServiceValidateCredentialsMethod}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

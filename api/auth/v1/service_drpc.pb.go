@@ -7,11 +7,10 @@
 package authv1drpc
 
 import (
-	"context"
-
-	"github.com/cc532012/drpc/drpc"
-	"github.com/cc532012/drpc/drpc/catalog"
-	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
+	context "context"
+	drpc "github.com/cc532012/drpc/drpc"
+	catalog "github.com/cc532012/drpc/drpc/catalog"
+	v1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
 
 // SecurityAgentServiceName is the full name of the schema's service
@@ -50,7 +49,7 @@ type SecurityAgentServiceClient interface {
 	// RequestCredentials returns a credential for the calling process.
 	//
 	// Method ID 101.
-	RequestCredentials(ctx context.Context, req *authv1.GetCredReq) (*authv1.GetCredResp, error)
+	RequestCredentials(ctx context.Context, req *v1.GetCredReq) (*v1.GetCredResp, error)
 }
 
 // NewSecurityAgentServiceClient returns the client of SecurityAgentService
@@ -66,8 +65,8 @@ type securityAgentServiceClient struct {
 }
 
 // RequestCredentials calls SecurityAgentServiceRequestCredentialsMethod.
-func (c *securityAgentServiceClient) RequestCredentials(ctx context.Context, req *authv1.GetCredReq) (*authv1.GetCredResp, error) {
-	reply := new(authv1.GetCredResp)
+func (c *securityAgentServiceClient) RequestCredentials(ctx context.Context, req *v1.GetCredReq) (*v1.GetCredResp, error) {
+	reply := new(v1.GetCredResp)
 	if err := drpc.Invoke(ctx, c.sender, SecurityAgentServiceRequestCredentialsMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -90,7 +89,7 @@ type SecurityAgentServiceServer interface {
 	// RequestCredentials returns a credential for the calling process.
 	//
 	// Method ID 101.
-	RequestCredentials(ctx context.Context, session *drpc.Session, req *authv1.GetCredReq) (*authv1.GetCredResp, error)
+	RequestCredentials(ctx context.Context, session *drpc.Session, req *v1.GetCredReq) (*v1.GetCredResp, error)
 }
 
 // UnimplementedSecurityAgentServiceServer answers every method of
@@ -101,7 +100,7 @@ type SecurityAgentServiceServer interface {
 type UnimplementedSecurityAgentServiceServer struct{}
 
 // RequestCredentials answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedSecurityAgentServiceServer) RequestCredentials(context.Context, *drpc.Session, *authv1.GetCredReq) (*authv1.GetCredResp, error) {
+func (UnimplementedSecurityAgentServiceServer) RequestCredentials(context.Context, *drpc.Session, *v1.GetCredReq) (*v1.GetCredResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
@@ -152,7 +151,7 @@ func (m *securityAgentServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, e
 func (m *securityAgentServiceModule) HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {
 	switch method.ID() {
 	case SecurityAgentServiceRequestCredentialsMethodID:
-		req := new(authv1.GetCredReq)
+		req := new(v1.GetCredReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -160,7 +159,7 @@ func (m *securityAgentServiceModule) HandleCall(ctx context.Context, session *dr
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -200,7 +199,7 @@ type SecurityServiceClient interface {
 	// ValidateCredentials verifies a credential and returns its token.
 	//
 	// Method ID 401.
-	ValidateCredentials(ctx context.Context, req *authv1.ValidateCredReq) (*authv1.ValidateCredResp, error)
+	ValidateCredentials(ctx context.Context, req *v1.ValidateCredReq) (*v1.ValidateCredResp, error)
 }
 
 // NewSecurityServiceClient returns the client of SecurityService that makes
@@ -216,8 +215,8 @@ type securityServiceClient struct {
 }
 
 // ValidateCredentials calls SecurityServiceValidateCredentialsMethod.
-func (c *securityServiceClient) ValidateCredentials(ctx context.Context, req *authv1.ValidateCredReq) (*authv1.ValidateCredResp, error) {
-	reply := new(authv1.ValidateCredResp)
+func (c *securityServiceClient) ValidateCredentials(ctx context.Context, req *v1.ValidateCredReq) (*v1.ValidateCredResp, error) {
+	reply := new(v1.ValidateCredResp)
 	if err := drpc.Invoke(ctx, c.sender, SecurityServiceValidateCredentialsMethod, req, reply); err != nil {
 		return nil, err
 	}
@@ -240,7 +239,7 @@ type SecurityServiceServer interface {
 	// ValidateCredentials verifies a credential and returns its token.
 	//
 	// Method ID 401.
-	ValidateCredentials(ctx context.Context, session *drpc.Session, req *authv1.ValidateCredReq) (*authv1.ValidateCredResp, error)
+	ValidateCredentials(ctx context.Context, session *drpc.Session, req *v1.ValidateCredReq) (*v1.ValidateCredResp, error)
 }
 
 // UnimplementedSecurityServiceServer answers every method of SecurityService
@@ -250,7 +249,7 @@ type SecurityServiceServer interface {
 type UnimplementedSecurityServiceServer struct{}
 
 // ValidateCredentials answers STATUS_UNKNOWN_METHOD.
-func (UnimplementedSecurityServiceServer) ValidateCredentials(context.Context, *drpc.Session, *authv1.ValidateCredReq) (*authv1.ValidateCredResp, error) {
+func (UnimplementedSecurityServiceServer) ValidateCredentials(context.Context, *drpc.Session, *v1.ValidateCredReq) (*v1.ValidateCredResp, error) {
 	return nil, drpc.UnknownMethodFailure()
 }
 
@@ -301,7 +300,7 @@ func (m *securityServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error)
 func (m *securityServiceModule) HandleCall(ctx context.Context, session *drpc.Session, method drpc.Method, body []byte) ([]byte, error) {
 	switch method.ID() {
 	case SecurityServiceValidateCredentialsMethodID:
-		req := new(authv1.ValidateCredReq)
+		req := new(v1.ValidateCredReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
 			return nil, err
 		}
@@ -309,7 +308,7 @@ func (m *securityServiceModule) HandleCall(ctx context.Context, session *drpc.Se
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(method, reply)
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.UnknownMethodFailure()
 }
@@ -322,16 +321,16 @@ func init() {
 			MethodID:   SecurityAgentServiceRequestCredentialsMethodID,
 			Service:    SecurityAgentServiceName,
 			MethodName: "RequestCredentials",
-			Request:    (*authv1.GetCredReq)(nil).ProtoReflect().Type(),
-			Response:   (*authv1.GetCredResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.GetCredReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.GetCredResp)(nil).ProtoReflect().Type(),
 		},
 		catalog.Entry{
 			ModuleID:   SecurityServiceModuleID,
 			MethodID:   SecurityServiceValidateCredentialsMethodID,
 			Service:    SecurityServiceName,
 			MethodName: "ValidateCredentials",
-			Request:    (*authv1.ValidateCredReq)(nil).ProtoReflect().Type(),
-			Response:   (*authv1.ValidateCredResp)(nil).ProtoReflect().Type(),
+			Request:    (*v1.ValidateCredReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.ValidateCredResp)(nil).ProtoReflect().Type(),
 		},
 	)
 }

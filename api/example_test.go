@@ -1,4 +1,4 @@
-package gen_test
+package api_test
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/catalog"
-	mgmtv1drpc "github.com/cc532012/drpc/drpc/gen/drpc/mgmt/v1"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )
 
@@ -35,7 +35,7 @@ func Example_schemaFirst() {
 	sock := filepath.Join(dir, "engine.sock")
 	ctx := context.Background()
 
-	srv, _ := drpc.NewDomainSocketServer(nil, sock, 0o600)
+	srv, _ := drpc.NewDomainSocketServer(sock)
 	if err := srv.RegisterRPCModule(mgmtv1drpc.NewMgmtServiceModule(engineMgmt{rank: 3})); err != nil {
 		fmt.Println(err)
 		return
