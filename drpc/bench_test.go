@@ -2,6 +2,7 @@ package drpc_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -249,6 +250,8 @@ func BenchmarkRoundTripInProcess(b *testing.B) {
 	}
 }
 
+var benchSink []byte
+
 // BenchmarkRoundTripConcurrent makes echo calls from 8 connections at once
 // (one goroutine each) against the server process, then the same load of
 // raw ping-pongs, and reports both rates.
@@ -289,6 +292,24 @@ func BenchmarkRoundTripConcurrent(b *testing.B) {
 			}
 			call := func(i int) {
 				c := &drpc.Call{Module: 0, Method: int32(methodEcho), Body: payload}
+				if os.Getenv("DRPC_BENCH_LEND") != "" {
+					err := clients[i].SendMsgFunc(ctx, c, func(st drpc.Status, body []byte) error {
+						if len(body) != bs.size {
+							return fmt.Errorf("echo of %d bytes", len(body))
+						}
+						switch os.Getenv("DRPC_BENCH_LEND") {
+						case "alloc":
+							benchSink = make([]byte, len(body))
+						case "clone":
+							benchSink = bytes.Clone(body)
+						}
+						return nil
+					})
+					if err != nil {
+						panic(err)
+					}
+					return
+				}
 				resp, err := clients[i].SendMsg(ctx, c)
 				if err != nil || len(resp.Body) != bs.size {
 					panic(fmt.Sprintf("dRPC echo failed: %v", err))

@@ -3,6 +3,7 @@ package drpc_test
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/internal/wire"
+	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
 
 func TestSendMsgOwnsItsBody(t *testing.T) {
@@ -77,4 +79,39 @@ func TestSendMsgFuncAllocatesNothing(t *testing.T) {
 	})
 	assert.Equal(t, 4096, n)
 	assert.Zero(t, allocs, "a call that lends its reply allocates nothing on the client")
+}
+
+func TestInvokeAllocatesAboutTheReply(t *testing.T) {
+	// A generated client (Invoke) decodes the reply straight from the
+	// receive buffer and encodes the request into a pooled buffer: per
+	// call it allocates the decoded reply and a small constant, not a copy
+	// of every body.
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers on purpose; run without -race")
+	}
+	srv, _ := startServer(t)
+	c := connect(t, srv)
+	ctx := context.Background()
+	const size = 64 << 10
+	req := &testv1.EchoRequest{Payload: bytes.Repeat([]byte("p"), size)}
+	m := echoMethods[methodEcho]
+	var reply testv1.EchoResponse
+	for range 5 { // warm up the pools and buffers
+		require.NoError(t, drpc.Invoke(ctx, c, m, req, &reply))
+	}
+	const runs = 50
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		reply.Reset()
+		if err := drpc.Invoke(ctx, c, m, req, &reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perCall := (after.TotalAlloc - before.TotalAlloc) / runs
+	assert.Len(t, reply.Payload, size)
+	assert.LessOrEqual(t, perCall, uint64(size+4096), "bytes allocated per call (this process runs the server too)")
+	t.Logf("%d bytes allocated per call for a %d-byte reply", perCall, size)
 }

@@ -91,6 +91,7 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 		return fmt.Errorf("connect to dRPC server at %s (is it running, and may this user open the socket?): %w", c.path, err)
 	}
 	uc := conn.(*net.UnixConn)
+	tuneConn(uc)
 	c.cur.Store(&clientConn{
 		conn: uc,
 		recv: wire.NewReceiver(newPacketReader(uc, c.cfg.busyPoll), c.cfg.maxMessageSize),

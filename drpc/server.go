@@ -216,6 +216,7 @@ func (srv *DomainSocketServer) startSession(ctx context.Context, conn *net.UnixC
 		_ = conn.Close()
 		return
 	}
+	tuneConn(conn)
 	srv.sessions[s] = struct{}{}
 	srv.wg.Add(1)
 	srv.env.disp.event(EventSessionOpened)

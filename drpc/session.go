@@ -36,6 +36,10 @@ type Session struct {
 	module   Module       // of the call in flight, for the last Handler
 	replyBuf []byte       // MarshalReply's buffer, reused
 
+	groupsOnce sync.Once // reads groups and groupsErr
+	groups     []uint32
+	groupsErr  error
+
 	mu      sync.Mutex // guards busy, closing and forced
 	busy    bool       // a call has been received and not yet answered
 	closing bool       // the server is shutting down: end after this call
@@ -62,14 +66,18 @@ func (s *Session) PeerCredentials() PeerCredentials { return s.creds }
 
 // PeerGroups returns the connected process's supplementary group IDs, as
 // the kernel recorded them when it connected (SO_PEERGROUPS, Linux 4.13
-// and later). Like the credentials they cannot be forged by the peer. It
-// reads them from the socket on every call.
+// and later). Like the credentials they cannot be forged by the peer, and
+// cannot change during the session: they are read from the socket once,
+// on the first call, and the same slice is returned after that (do not
+// modify it).
 func (s *Session) PeerGroups() ([]uint32, error) {
-	groups, err := unixsock.PeerGroups(s.conn)
-	if err != nil {
-		return nil, fmt.Errorf("dRPC session %d: %w", s.id, err)
-	}
-	return groups, nil
+	s.groupsOnce.Do(func() {
+		s.groups, s.groupsErr = unixsock.PeerGroups(s.conn)
+		if s.groupsErr != nil {
+			s.groupsErr = fmt.Errorf("dRPC session %d: %w", s.id, s.groupsErr)
+		}
+	})
+	return s.groups, s.groupsErr
 }
 
 // newSession returns the session of a new connection; cancel ends the

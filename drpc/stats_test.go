@@ -84,6 +84,12 @@ func TestStats(t *testing.T) {
 	require.NoError(t, hang.Close())
 	eventually(t, func() bool { return rec.event(drpc.EventHangUp) == 1 }, "the hang-up should be reported")
 	receive(t, inFlight, "the call of the client that hung up")
+	sessionsDropTo(t, srv, 2) // c and raw
+	eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.finished["block"][drpc.StatusFailure] == 1
+	}, "the cut call should be reported finished")
 
 	// With c and raw open, extra takes the last place and extra2 is
 	// refused; then a malformed packet.

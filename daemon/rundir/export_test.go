@@ -1,0 +1,4 @@
+package rundir
+
+// DefaultFor exposes defaultFor to the tests.
+var DefaultFor = defaultFor
