@@ -8,7 +8,7 @@ BASELINE := breaking/baseline.binpb
 BIN      := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1
 
-.PHONY: all run build test lint breaking generate check-generated check-modules bench baseline ci clean
+.PHONY: all run build test lint breaking generate check-generated check-modules bench bench-peers baseline ci clean
 
 all: build test lint breaking
 
@@ -59,6 +59,13 @@ check-modules:
 ## bench: transport benchmarks (round trips against raw SOCK_SEQPACKET).
 bench:
 	cd drpc && GOWORK=off go test -run '^$$' -bench . -benchmem ./...
+
+## bench-peers: this project against a raw SOCK_SEQPACKET ping-pong, gRPC, storj drpc
+## and net/rpc, server in a second process (about 3 minutes); prints Markdown tables.
+## Flags go in BENCH_PEERS_FLAGS, e.g. BENCH_PEERS_FLAGS='-rounds 5 -json bench.json'.
+bench-peers:
+	cd tools && GOWORK=off go build -o $(BIN)/bench-peers ./cmd/bench-peers
+	$(BIN)/bench-peers $(BENCH_PEERS_FLAGS)
 
 ## baseline: refresh the breaking-change baseline; only when a proto/vX.Y.Z tag is cut (see RELEASING.md).
 baseline:
