@@ -34,6 +34,11 @@ type Entry struct {
 	Request protoreflect.MessageType
 	// Response is the message type of a successful reply's body.
 	Response protoreflect.MessageType
+	// Idempotent is the rpc's (drpc.v1.idempotent) option: running the
+	// method twice with the same request has the same effect as running it
+	// once, so a caller may send the request again after an attempt that
+	// was sent but got no reply. A method without it must not be resent.
+	Idempotent bool
 }
 
 // FullMethodName is the rpc's full name, e.g. "drpc.test.v1.TestService.Echo".
@@ -71,7 +76,7 @@ func decode(t protoreflect.MessageType, body []byte, what protoreflect.FullName)
 // messages, so that registering o after e changes nothing.
 func (e Entry) same(o Entry) bool {
 	return e.ModuleID == o.ModuleID && e.MethodID == o.MethodID &&
-		e.Service == o.Service && e.MethodName == o.MethodName &&
+		e.Service == o.Service && e.MethodName == o.MethodName && e.Idempotent == o.Idempotent &&
 		e.Request.Descriptor().FullName() == o.Request.Descriptor().FullName() &&
 		e.Response.Descriptor().FullName() == o.Response.Descriptor().FullName()
 }
@@ -124,6 +129,9 @@ func (c *catalog) add(e Entry) error {
 		switch {
 		case prev.same(e):
 			return nil
+		case prev.ModuleID == e.ModuleID && prev.FullMethodName() == e.FullMethodName() && prev.Idempotent != e.Idempotent:
+			return fmt.Errorf("%w: %s (method ID %d) is registered as idempotent=%t, and again as idempotent=%t: link one version of its generated package",
+				ErrConflict, e.FullMethodName(), e.MethodID, prev.Idempotent, e.Idempotent)
 		case prev.ModuleID == e.ModuleID && prev.FullMethodName() == e.FullMethodName():
 			return fmt.Errorf("%w: %s (method ID %d) is registered with messages %s and %s, and again with %s and %s: link one version of its generated package",
 				ErrConflict, e.FullMethodName(), e.MethodID,

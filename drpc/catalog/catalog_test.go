@@ -28,6 +28,12 @@ func entry(module drpc.ModuleID, method drpc.MethodID, svc protoreflect.FullName
 	return Entry{ModuleID: module, MethodID: method, Service: svc, MethodName: name, Request: echoReq, Response: echoResp}
 }
 
+// idempotent returns e marked idempotent.
+func idempotent(e Entry) Entry {
+	e.Idempotent = true
+	return e
+}
+
 func TestRegister(t *testing.T) {
 	echo := entry(0, 1, "drpc.test.v1.TestService", "Echo")
 	tests := []struct {
@@ -45,6 +51,9 @@ func TestRegister(t *testing.T) {
 			`method "drpc.test.v1.TestService.Other" has ID 1, which method "drpc.test.v1.TestService.Echo" already has: method IDs must be unique`},
 		{"same method ID, other messages", []Entry{echo, {ModuleID: 0, MethodID: 1, Service: "drpc.test.v1.TestService", MethodName: "Echo", Request: credReq, Response: credResp}},
 			[]Entry{echo}, 1, "drpc.test.v1.TestService.Echo (method ID 1) is registered with messages drpc.test.v1.EchoRequest and drpc.test.v1.EchoResponse, and again with drpc.auth.v1.GetCredReq and drpc.auth.v1.GetCredResp"},
+		{"same method, idempotent differs", []Entry{echo, idempotent(echo)}, []Entry{echo}, 1,
+			"drpc.test.v1.TestService.Echo (method ID 1) is registered as idempotent=false, and again as idempotent=true"},
+		{"idempotent entry twice", []Entry{idempotent(echo), idempotent(echo)}, []Entry{idempotent(echo)}, 0, ""},
 		{"same module ID, another service", []Entry{echo, entry(0, 2, "other.v1.Service", "Echo")}, []Entry{echo}, 1,
 			`module "other.v1.Service" has ID 0, which module "drpc.test.v1.TestService" already has: module IDs must be unique`},
 		{"method ID outside the module's range", []Entry{entry(1, 201, "a.S", "M")}, nil, 1, `method "a.S.M" of module 1 has ID 201, outside the module's range 101..199`},

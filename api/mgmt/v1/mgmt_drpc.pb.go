@@ -52,17 +52,20 @@ var (
 // Failure of the same status (drpc.UnknownMethodFailure(), ...). See
 // drpc.Invoke for the other errors.
 type MgmtServiceClient interface {
-	// SetRank assigns the engine its rank.
+	// SetRank assigns the engine its rank. Idempotent: setting the same rank
+	// again leaves the engine as it was.
 	//
-	// Method ID 202.
+	// Method ID 202, idempotent (drpc.v1.idempotent).
 	SetRank(ctx context.Context, req *v1.SetRankReq) (*v1.DaosResp, error)
-	// PrepShutdown prepares the engine for shutdown.
+	// PrepShutdown prepares the engine for shutdown. Idempotent: an engine
+	// that is already prepared stays prepared.
 	//
-	// Method ID 218.
+	// Method ID 218, idempotent (drpc.v1.idempotent).
 	PrepShutdown(ctx context.Context, req *v1.PrepShutdownReq) (*v1.DaosResp, error)
-	// PingRank checks that the engine is responsive.
+	// PingRank checks that the engine is responsive. Idempotent: it changes
+	// nothing.
 	//
-	// Method ID 225.
+	// Method ID 225, idempotent (drpc.v1.idempotent).
 	PingRank(ctx context.Context, req *v1.PingRankReq) (*v1.DaosResp, error)
 }
 
@@ -117,17 +120,20 @@ func (c *mgmtServiceClient) PingRank(ctx context.Context, req *v1.PingRankReq) (
 // error sends an empty reply. Embed UnimplementedMgmtServiceServer to keep
 // compiling when rpcs are added to the schema.
 type MgmtServiceServer interface {
-	// SetRank assigns the engine its rank.
+	// SetRank assigns the engine its rank. Idempotent: setting the same rank
+	// again leaves the engine as it was.
 	//
-	// Method ID 202.
+	// Method ID 202, idempotent (drpc.v1.idempotent).
 	SetRank(ctx context.Context, session *drpc.Session, req *v1.SetRankReq) (*v1.DaosResp, error)
-	// PrepShutdown prepares the engine for shutdown.
+	// PrepShutdown prepares the engine for shutdown. Idempotent: an engine
+	// that is already prepared stays prepared.
 	//
-	// Method ID 218.
+	// Method ID 218, idempotent (drpc.v1.idempotent).
 	PrepShutdown(ctx context.Context, session *drpc.Session, req *v1.PrepShutdownReq) (*v1.DaosResp, error)
-	// PingRank checks that the engine is responsive.
+	// PingRank checks that the engine is responsive. Idempotent: it changes
+	// nothing.
 	//
-	// Method ID 225.
+	// Method ID 225, idempotent (drpc.v1.idempotent).
 	PingRank(ctx context.Context, session *drpc.Session, req *v1.PingRankReq) (*v1.DaosResp, error)
 }
 
@@ -248,6 +254,7 @@ func init() {
 			MethodName: "SetRank",
 			Request:    (*v1.SetRankReq)(nil).ProtoReflect().Type(),
 			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+			Idempotent: true,
 		},
 		catalog.Entry{
 			ModuleID:   MgmtServiceModuleID,
@@ -256,6 +263,7 @@ func init() {
 			MethodName: "PrepShutdown",
 			Request:    (*v1.PrepShutdownReq)(nil).ProtoReflect().Type(),
 			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+			Idempotent: true,
 		},
 		catalog.Entry{
 			ModuleID:   MgmtServiceModuleID,
@@ -264,6 +272,7 @@ func init() {
 			MethodName: "PingRank",
 			Request:    (*v1.PingRankReq)(nil).ProtoReflect().Type(),
 			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+			Idempotent: true,
 		},
 	)
 }

@@ -59,6 +59,14 @@ var file_drpc_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "varint,50100,opt,name=method_id",
 		Filename:      "drpc/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         50102,
+		Name:          "drpc.v1.idempotent",
+		Tag:           "varint,50102,opt,name=idempotent",
+		Filename:      "drpc/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.ServiceOptions.
@@ -80,6 +88,16 @@ var (
 	//
 	// optional int32 method_id = 50100;
 	E_MethodId = &file_drpc_v1_options_proto_extTypes[2]
+	// idempotent says that running this rpc twice with the same request has
+	// the same effect as running it once. A caller may then send the request
+	// again after an attempt whose request was sent but whose reply never came
+	// (a timeout, a broken connection); it must never resend a method without
+	// it, since the first attempt may have run. It describes the method, not
+	// the wire: DAOS peers ignore it. 50101 is skipped so that no number means
+	// two options (reserved_method_ids is 50101 on services).
+	//
+	// optional bool idempotent = 50102;
+	E_Idempotent = &file_drpc_v1_options_proto_extTypes[3]
 )
 
 var File_drpc_v1_options_proto protoreflect.FileDescriptor
@@ -89,7 +107,10 @@ const file_drpc_v1_options_proto_rawDesc = "" +
 	"\x15drpc/v1/options.proto\x12\adrpc.v1\x1a google/protobuf/descriptor.proto:>\n" +
 	"\tmodule_id\x12\x1f.google.protobuf.ServiceOptions\x18\xb4\x87\x03 \x01(\x05R\bmoduleId:Q\n" +
 	"\x13reserved_method_ids\x12\x1f.google.protobuf.ServiceOptions\x18\xb5\x87\x03 \x03(\x05R\x11reservedMethodIds:=\n" +
-	"\tmethod_id\x12\x1e.google.protobuf.MethodOptions\x18\xb4\x87\x03 \x01(\x05R\bmethodIdB/Z-github.com/cc532012/drpc/proto/drpc/v1;drpcv1b\x06proto3"
+	"\tmethod_id\x12\x1e.google.protobuf.MethodOptions\x18\xb4\x87\x03 \x01(\x05R\bmethodId:@\n" +
+	"\n" +
+	"idempotent\x12\x1e.google.protobuf.MethodOptions\x18\xb6\x87\x03 \x01(\bR\n" +
+	"idempotentB/Z-github.com/cc532012/drpc/proto/drpc/v1;drpcv1b\x06proto3"
 
 var file_drpc_v1_options_proto_goTypes = []any{
 	(*descriptorpb.ServiceOptions)(nil), // 0: google.protobuf.ServiceOptions
@@ -99,10 +120,11 @@ var file_drpc_v1_options_proto_depIdxs = []int32{
 	0, // 0: drpc.v1.module_id:extendee -> google.protobuf.ServiceOptions
 	0, // 1: drpc.v1.reserved_method_ids:extendee -> google.protobuf.ServiceOptions
 	1, // 2: drpc.v1.method_id:extendee -> google.protobuf.MethodOptions
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	0, // [0:3] is the sub-list for extension extendee
+	1, // 3: drpc.v1.idempotent:extendee -> google.protobuf.MethodOptions
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	0, // [0:4] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -118,7 +140,7 @@ func file_drpc_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_drpc_v1_options_proto_rawDesc), len(file_drpc_v1_options_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
-			NumExtensions: 3,
+			NumExtensions: 4,
 			NumServices:   0,
 		},
 		GoTypes:           file_drpc_v1_options_proto_goTypes,

@@ -135,6 +135,13 @@ func (s service) methodID(m *protogen.Method) int32 {
 	return id.ID
 }
 
+// idempotent reports whether the service's rpc m has the option
+// (drpc.v1.idempotent) set.
+func (s service) idempotent(m *protogen.Method) bool {
+	id, _ := s.ids.Method(m.Desc.Name())
+	return id.Idempotent
+}
+
 // loadServices reads the dRPC IDs of a file's services and checks what the
 // generated code needs: a module ID, a method ID per rpc, no streaming,
 // and the ID rules of package ids (valid module ID, method IDs in the
@@ -392,7 +399,8 @@ func (fg *fileGen) ids(s service) {
 }
 
 // methodDoc writes the doc comment of an rpc's Go method: the rpc's
-// comment in the schema, its method ID, and whether it is deprecated.
+// comment in the schema, its method ID, whether it is idempotent and
+// whether it is deprecated.
 func (fg *fileGen) methodDoc(s service, m *protogen.Method) {
 	var text any = schemaText(m.Comments.Leading)
 	if m.Comments.Leading == "" {
@@ -402,7 +410,11 @@ func (fg *fileGen) methodDoc(s service, m *protogen.Method) {
 	if opts, ok := m.Desc.Options().(*descriptorpb.MethodOptions); ok && opts.GetDeprecated() {
 		deprecated = "Deprecated: the rpc is deprecated in the schema."
 	}
-	fg.doc(text, fmt.Sprintf("Method ID %d.", s.methodID(m)), deprecated)
+	idem := fmt.Sprintf("Method ID %d.", s.methodID(m))
+	if s.idempotent(m) {
+		idem = fmt.Sprintf("Method ID %d, idempotent (drpc.v1.idempotent).", s.methodID(m))
+	}
+	fg.doc(text, idem, deprecated)
 }
 
 // client writes the typed client of a service.
@@ -571,6 +583,9 @@ func (fg *fileGen) catalogInit() {
 			fg.p("MethodName: ", strconv.Quote(string(m.Desc.Name())), ",")
 			fg.p("Request: (*", fg.msg(m.Input), ")(nil).ProtoReflect().Type(),")
 			fg.p("Response: (*", fg.msg(m.Output), ")(nil).ProtoReflect().Type(),")
+			if s.idempotent(m) {
+				fg.p("Idempotent: true,")
+			}
 			fg.p("},")
 		}
 	}

@@ -188,6 +188,8 @@ func TestGoldenProperties(t *testing.T) {
 		{"rpc without comment", alpha, "// Stop calls HTTPGatewayService.Stop."},
 		{"service without rpcs has a module", alpha, "func NewIdleServiceModule(impl IdleServiceServer) drpc.Module"},
 		{"catalog entry", alpha, "MethodName: \"Lookup\","},
+		{"idempotent rpc in the catalog", alpha, "MethodName: \"SendPing\",\n\t\t\tRequest:    (*v1.Ping)(nil).ProtoReflect().Type(),\n\t\t\tResponse:   (*v1.Ping_Pong)(nil).ProtoReflect().Type(),\n\t\t\tIdempotent: true,\n"},
+		{"idempotent rpc in the docs", alpha, "// Method ID 701, idempotent (drpc.v1.idempotent).\n"},
 		{"second file of the package", beta, "\npackage fixturev1drpc\n"},
 		{"a package named like a variable", gamma, `req "example.com/fixture/req"`},
 		{"the variable is renamed", gamma, "Put(ctx context.Context, req1 *req.Body) (*req.Body, error)"},
@@ -202,6 +204,7 @@ func TestGoldenProperties(t *testing.T) {
 	assert.NotContains(t, beta, "// Package ", "the package doc must be written once")
 	assert.NotContains(t, gamma, "// Package ", "the package doc must be written once")
 	assert.NotContains(t, beta, "catalog1", "one name per import")
+	assert.Equal(t, 1, strings.Count(alpha, "Idempotent: true,"), "only SendPing is idempotent")
 }
 
 // TestSchemaOutputIsCommitted generates the repository's schema as `make
@@ -219,6 +222,7 @@ func TestSchemaOutputIsCommitted(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
 		"auth/v1/service_drpc.pb.go",
+		"control/v1/control_drpc.pb.go",
 		"mgmt/v1/mgmt_drpc.pb.go",
 		"srv/v1/srv_drpc.pb.go",
 		"test/v1/test_drpc.pb.go",

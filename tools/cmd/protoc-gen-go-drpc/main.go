@@ -6,7 +6,8 @@
 //   - a server adapter: the <Service>Server interface, the embeddable
 //     Unimplemented<Service>Server, and New<Service>Module, which turns an
 //     implementation into a drpc.Module;
-//   - catalog entries (IDs, names, message types) registered at init.
+//   - catalog entries (IDs, names, message types, and whether the rpc is
+//     idempotent, from (drpc.v1.idempotent)) registered at init.
 //
 // A service is a dRPC module: it must carry (drpc.v1.module_id), and each of
 // its rpcs (drpc.v1.method_id). The IDs must follow the rules of package

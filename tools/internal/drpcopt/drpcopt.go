@@ -1,7 +1,8 @@
 // Package drpcopt reads the dRPC custom options of a schema, the
 // (drpc.v1.module_id) and (drpc.v1.reserved_method_ids) of services and the
-// (drpc.v1.method_id) of rpcs (proto/drpc/v1/options.proto), for the code
-// generator and the buf check plugin.
+// (drpc.v1.method_id) and (drpc.v1.idempotent) of rpcs
+// (proto/drpc/v1/options.proto), for the code generator and the buf check
+// plugin.
 //
 // Descriptors reach those tools from buf or protoc through different
 // decoders: their options may hold the dRPC options as known extension
@@ -40,7 +41,7 @@ type Service struct {
 	Methods []Method
 }
 
-// Method is an rpc's dRPC ID.
+// Method is an rpc's dRPC ID and whether it is idempotent.
 type Method struct {
 	// Desc is the rpc.
 	Desc protoreflect.MethodDescriptor
@@ -48,6 +49,8 @@ type Method struct {
 	ID int32
 	// HasID tells whether the rpc sets (drpc.v1.method_id).
 	HasID bool
+	// Idempotent is the (drpc.v1.idempotent) option (false if unset).
+	Idempotent bool
 }
 
 // IsReserved reports whether the service reserves method ID id.
@@ -96,6 +99,7 @@ func Load(sd protoreflect.ServiceDescriptor) (Service, error) {
 			m.ID = proto.GetExtension(mopts, drpcv1.E_MethodId).(int32)
 			m.HasID = true
 		}
+		m.Idempotent = proto.GetExtension(mopts, drpcv1.E_Idempotent).(bool)
 		s.Methods = append(s.Methods, m)
 	}
 	return s, nil
@@ -119,9 +123,9 @@ func LoadFile(fd protoreflect.FileDescriptor) ([]Service, error) {
 // extensions resolves the dRPC options, and only them.
 var extensions = func() *protoregistry.Types {
 	types := new(protoregistry.Types)
-	for _, xt := range []protoreflect.ExtensionType{drpcv1.E_ModuleId, drpcv1.E_ReservedMethodIds, drpcv1.E_MethodId} {
+	for _, xt := range []protoreflect.ExtensionType{drpcv1.E_ModuleId, drpcv1.E_ReservedMethodIds, drpcv1.E_MethodId, drpcv1.E_Idempotent} {
 		if err := types.RegisterExtension(xt); err != nil {
-			panic(err) // the three numbers are distinct per extendee
+			panic(err) // the numbers are distinct per extendee
 		}
 	}
 	return types

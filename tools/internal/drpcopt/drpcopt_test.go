@@ -35,8 +35,9 @@ func withUnknownOptions(t *testing.T, fd protoreflect.FileDescriptor) protorefle
 
 func TestLoad(t *testing.T) {
 	type method struct {
-		name string
-		id   int32
+		name       string
+		id         int32
+		idempotent bool
 	}
 	tests := []struct {
 		name    string
@@ -44,8 +45,8 @@ func TestLoad(t *testing.T) {
 		module  int32
 		methods []method
 	}{
-		{"module 0 is set, not absent", testv1.File_drpc_test_v1_test_proto, 0, []method{{"Echo", 1}}},
-		{"mgmt", mgmtv1.File_drpc_mgmt_v1_mgmt_proto, 2, []method{{"SetRank", 202}, {"PrepShutdown", 218}, {"PingRank", 225}}},
+		{"module 0 is set, not absent", testv1.File_drpc_test_v1_test_proto, 0, []method{{"Echo", 1, false}}},
+		{"mgmt", mgmtv1.File_drpc_mgmt_v1_mgmt_proto, 2, []method{{"SetRank", 202, true}, {"PrepShutdown", 218, true}, {"PingRank", 225, true}}},
 	}
 	for _, tc := range tests {
 		for _, form := range []struct {
@@ -68,6 +69,7 @@ func TestLoad(t *testing.T) {
 					assert.Equal(t, want.name, string(s.Methods[i].Desc.Name()))
 					assert.True(t, s.Methods[i].HasID)
 					assert.Equal(t, want.id, s.Methods[i].ID)
+					assert.Equal(t, want.idempotent, s.Methods[i].Idempotent)
 					assert.True(t, s.InRange(want.id))
 					byName, ok := s.Method(s.Methods[i].Desc.Name())
 					require.True(t, ok)

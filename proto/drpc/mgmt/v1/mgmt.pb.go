@@ -242,11 +242,11 @@ const file_drpc_mgmt_v1_mgmt_proto_rawDesc = "" +
 	"\x0fPrepShutdownReq\x12\x12\n" +
 	"\x04rank\x18\x01 \x01(\rR\x04rank\"\"\n" +
 	"\bDaosResp\x12\x16\n" +
-	"\x06status\x18\x01 \x01(\x05R\x06status2\xeb\x01\n" +
-	"\vMgmtService\x12B\n" +
-	"\aSetRank\x12\x18.drpc.mgmt.v1.SetRankReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\x05\xa0\xbb\x18\xca\x01\x12L\n" +
-	"\fPrepShutdown\x12\x1d.drpc.mgmt.v1.PrepShutdownReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\x05\xa0\xbb\x18\xda\x01\x12D\n" +
-	"\bPingRank\x12\x19.drpc.mgmt.v1.PingRankReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\x05\xa0\xbb\x18\xe1\x01\x1a\x04\xa0\xbb\x18\x02B4Z2github.com/cc532012/drpc/proto/drpc/mgmt/v1;mgmtv1b\x06proto3"
+	"\x06status\x18\x01 \x01(\x05R\x06status2\xf7\x01\n" +
+	"\vMgmtService\x12F\n" +
+	"\aSetRank\x12\x18.drpc.mgmt.v1.SetRankReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\t\xa0\xbb\x18\xca\x01\xb0\xbb\x18\x01\x12P\n" +
+	"\fPrepShutdown\x12\x1d.drpc.mgmt.v1.PrepShutdownReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\t\xa0\xbb\x18\xda\x01\xb0\xbb\x18\x01\x12H\n" +
+	"\bPingRank\x12\x19.drpc.mgmt.v1.PingRankReq\x1a\x16.drpc.mgmt.v1.DaosResp\"\t\xa0\xbb\x18\xe1\x01\xb0\xbb\x18\x01\x1a\x04\xa0\xbb\x18\x02B4Z2github.com/cc532012/drpc/proto/drpc/mgmt/v1;mgmtv1b\x06proto3"
 
 var (
 	file_drpc_mgmt_v1_mgmt_proto_rawDescOnce sync.Once
