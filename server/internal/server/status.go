@@ -1,0 +1,246 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
+	"github.com/cc532012/drpc/drpc"
+	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
+	"github.com/cc532012/drpc/server/internal/control"
+)
+
+// ErrNotRunning: no server answers on the socket.
+var ErrNotRunning = errors.New("no server is running")
+
+// FetchStatus asks the server on socket for its status (control module,
+// GetStatus), with every event it keeps.
+func FetchStatus(ctx context.Context, socket string) (*controlv1.GetStatusResp, error) {
+	conn := drpc.NewClientConnection(socket)
+	if err := conn.Connect(ctx); err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%w: %s does not exist: start the server, or give its --socket-dir", ErrNotRunning, socket)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("cannot connect to the server on %s: %w: run status as the server's user", socket, err)
+		}
+		return nil, fmt.Errorf("%w on %s: %w", ErrNotRunning, socket, err)
+	}
+	defer conn.Close()
+	resp, err := controlv1drpc.NewControlServiceClient(conn).GetStatus(ctx, &controlv1.GetStatusReq{})
+	if err != nil {
+		var f *drpc.Failure
+		if errors.As(err, &f) && f.Status() == drpc.StatusUnknownModule {
+			return nil, fmt.Errorf("the server on %s does not serve the status module (not a drpc-server?): %w", socket, err)
+		}
+		return nil, fmt.Errorf("status of the server on %s: %w", socket, err)
+	}
+	return resp, nil
+}
+
+// StatusJSON is the JSON form of `drpc-server status --json`.
+type StatusJSON struct {
+	Server  ServerJSON   `json:"server"`
+	Engines []EngineJSON `json:"engines"`
+	Events  []EventJSON  `json:"events"`
+}
+
+// ServerJSON describes the server process.
+type ServerJSON struct {
+	PID            int32      `json:"pid"`
+	Socket         string     `json:"socket"`
+	SocketDir      string     `json:"socket_dir"`
+	Started        *time.Time `json:"started"`
+	Version        string     `json:"version"`
+	EventsReceived uint64     `json:"events_received"`
+	EventsKept     uint32     `json:"events_kept"`
+}
+
+// EngineJSON is one engine; State is "ready", "unavailable" or "stopped".
+type EngineJSON struct {
+	Index       uint32     `json:"index"`
+	Rank        uint32     `json:"rank"`
+	State       string     `json:"state"`
+	Socket      string     `json:"socket"`
+	LastPing    *time.Time `json:"last_ping"`
+	Notified    *time.Time `json:"notified"`
+	StateSince  *time.Time `json:"state_since"`
+	PID         int32      `json:"pid"`
+	Incarnation uint64     `json:"incarnation"`
+	URI         string     `json:"uri,omitempty"`
+	RankSet     bool       `json:"rank_set"`
+	Error       string     `json:"error,omitempty"`
+}
+
+// EventJSON is one RAS event, with the fields of RASEvent that are set.
+type EventJSON struct {
+	Received    *time.Time `json:"received"`
+	Sequence    uint64     `json:"sequence"`
+	PID         int32      `json:"pid"`
+	ID          uint32     `json:"id"`
+	Msg         string     `json:"msg"`
+	Timestamp   string     `json:"timestamp,omitempty"`
+	Type        uint32     `json:"type"`
+	Severity    uint32     `json:"severity"`
+	Hostname    string     `json:"hostname,omitempty"`
+	Rank        uint32     `json:"rank"`
+	Incarnation uint64     `json:"incarnation,omitempty"`
+	HWID        string     `json:"hw_id,omitempty"`
+	ProcID      uint64     `json:"proc_id,omitempty"`
+	ThreadID    uint64     `json:"thread_id,omitempty"`
+	JobID       string     `json:"job_id,omitempty"`
+	PoolUUID    string     `json:"pool_uuid,omitempty"`
+	ContUUID    string     `json:"cont_uuid,omitempty"`
+	ObjID       string     `json:"obj_id,omitempty"`
+	CtlOp       string     `json:"ctl_op,omitempty"`
+	StrInfo     string     `json:"str_info,omitempty"`
+	EngineState *struct {
+		Instance uint32 `json:"instance"`
+		Errored  bool   `json:"errored"`
+		Error    string `json:"error,omitempty"`
+	} `json:"engine_state_info,omitempty"`
+	PoolSvc *struct {
+		SvcReps []uint32 `json:"svc_reps"`
+		Version uint64   `json:"version"`
+	} `json:"pool_svc_info,omitempty"`
+}
+
+func jsonTime(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	t := ts.AsTime().Local()
+	return &t
+}
+
+// NewStatusJSON converts a status reply to its JSON form.
+func NewStatusJSON(resp *controlv1.GetStatusResp) StatusJSON {
+	out := StatusJSON{Engines: []EngineJSON{}, Events: []EventJSON{}}
+	if s := resp.GetServer(); s != nil {
+		out.Server = ServerJSON{
+			PID: s.GetPid(), Socket: s.GetSocket(), SocketDir: s.GetSocketDir(), Started: jsonTime(s.GetStarted()),
+			Version: s.GetVersion(), EventsReceived: s.GetEventsReceived(), EventsKept: s.GetEventsKept(),
+		}
+	}
+	for _, e := range resp.GetEngines() {
+		out.Engines = append(out.Engines, EngineJSON{
+			Index: e.GetIndex(), Rank: e.GetRank(), State: control.StateName(e.GetState()), Socket: e.GetSocket(),
+			LastPing: jsonTime(e.GetLastPing()), Notified: jsonTime(e.GetNotified()), StateSince: jsonTime(e.GetStateSince()),
+			PID: e.GetPid(), Incarnation: e.GetIncarnation(), URI: e.GetUri(), RankSet: e.GetRankSet(), Error: e.GetError(),
+		})
+	}
+	for _, e := range resp.GetEvents() {
+		ev := e.GetEvent()
+		j := EventJSON{
+			Received: jsonTime(e.GetReceived()), Sequence: e.GetSequence(), PID: e.GetPid(),
+			ID: ev.GetId(), Msg: ev.GetMsg(), Timestamp: ev.GetTimestamp(), Type: ev.GetType(), Severity: ev.GetSeverity(),
+			Hostname: ev.GetHostname(), Rank: ev.GetRank(), Incarnation: ev.GetIncarnation(), HWID: ev.GetHwId(),
+			ProcID: ev.GetProcId(), ThreadID: ev.GetThreadId(), JobID: ev.GetJobId(), PoolUUID: ev.GetPoolUuid(),
+			ContUUID: ev.GetContUuid(), ObjID: ev.GetObjId(), CtlOp: ev.GetCtlOp(), StrInfo: ev.GetStrInfo(),
+		}
+		if es := ev.GetEngineStateInfo(); es != nil {
+			j.EngineState = &struct {
+				Instance uint32 `json:"instance"`
+				Errored  bool   `json:"errored"`
+				Error    string `json:"error,omitempty"`
+			}{es.GetInstance(), es.GetErrored(), es.GetError()}
+		}
+		if ps := ev.GetPoolSvcInfo(); ps != nil {
+			j.PoolSvc = &struct {
+				SvcReps []uint32 `json:"svc_reps"`
+				Version uint64   `json:"version"`
+			}{ps.GetSvcReps(), ps.GetVersion()}
+		}
+		out.Events = append(out.Events, j)
+	}
+	return out
+}
+
+// WriteStatusJSON writes the status as one indented JSON object.
+func WriteStatusJSON(w io.Writer, resp *controlv1.GetStatusResp) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(NewStatusJSON(resp))
+}
+
+// WriteStatusText writes the status for people: the server, a table of the
+// engines and the last events, with times relative to now.
+func WriteStatusText(w io.Writer, resp *controlv1.GetStatusResp, now time.Time) error {
+	st := NewStatusJSON(resp)
+	var b strings.Builder
+	s := st.Server
+	fmt.Fprintf(&b, "server: pid %d, socket %s, version %s", s.PID, s.Socket, s.Version)
+	if s.Started != nil {
+		fmt.Fprintf(&b, ", up %s", ago(*s.Started, now))
+	}
+	b.WriteString("\n\n")
+	if len(st.Engines) == 0 {
+		b.WriteString("engines: none has notified ready\n")
+	} else {
+		fmt.Fprintf(&b, "engines: %d\n", len(st.Engines))
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "INDEX\tRANK\tSTATE\tSINCE\tLAST PING\tPID\tSOCKET")
+		for _, e := range st.Engines {
+			rank := fmt.Sprint(e.Rank)
+			if !e.RankSet {
+				rank += " (not set)"
+			}
+			lastPing := "never"
+			if e.LastPing != nil {
+				lastPing = ago(*e.LastPing, now) + " ago"
+			}
+			since := "-"
+			if e.StateSince != nil {
+				since = ago(*e.StateSince, now)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", e.Index, rank, e.State, since, lastPing, e.PID, e.Socket)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, e := range st.Engines {
+			if e.Error != "" {
+				fmt.Fprintf(&b, "engine %d: %s\n", e.Index, e.Error)
+			}
+		}
+	}
+	b.WriteString("\n")
+	if len(st.Events) == 0 {
+		fmt.Fprintf(&b, "events: none (%d received, the last %d kept)\n", s.EventsReceived, s.EventsKept)
+	} else {
+		fmt.Fprintf(&b, "events: %d received, the last %d kept, oldest first:\n", s.EventsReceived, s.EventsKept)
+		for _, e := range st.Events {
+			when := "?"
+			if e.Received != nil {
+				when = e.Received.Format(time.RFC3339)
+			}
+			fmt.Fprintf(&b, "  %s seq %d pid %d: id %d type %d severity %d host %q rank %d: %s\n",
+				when, e.Sequence, e.PID, e.ID, e.Type, e.Severity, e.Hostname, e.Rank, e.Msg)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ago formats how long ago t was, rounded for reading.
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

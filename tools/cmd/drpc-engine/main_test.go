@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	"github.com/cc532012/drpc/drpc"
+	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
+	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
+)
+
+// mainEnv makes the test binary run main, for the process test.
+const mainEnv = "DRPC_ENGINE_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	waitFor = 10 * time.Second
+	tick    = 5 * time.Millisecond
+)
+
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dg")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// buffer is a bytes.Buffer safe for the engine's goroutines.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// fakeServer serves the srv module on dir/daos_server.sock.
+type fakeServer struct {
+	srvv1drpc.UnimplementedSrvServiceServer
+	mu      sync.Mutex
+	ready   []*srvv1.NotifyReadyReq
+	events  []*srvv1.ClusterEventReq
+	refuse  bool
+	evtStat int32
+}
+
+func (f *fakeServer) NotifyReady(_ context.Context, _ *drpc.Session, req *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse {
+		return nil, drpc.NewFailure(drpc.StatusFailure)
+	}
+	f.ready = append(f.ready, req)
+	return &srvv1.NotifyReadyResp{}, nil
+}
+
+func (f *fakeServer) ClusterEvent(_ context.Context, _ *drpc.Session, req *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, req)
+	return &srvv1.ClusterEventResp{Sequence: req.GetSequence(), Status: f.evtStat}, nil
+}
+
+func (f *fakeServer) notified() []*srvv1.NotifyReadyReq {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*srvv1.NotifyReadyReq(nil), f.ready...)
+}
+
+func startFakeServer(t *testing.T, dir string, f *fakeServer) {
+	t.Helper()
+	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, serverSocket))
+	require.NoError(t, err)
+	require.NoError(t, srv.RegisterRPCModule(srvv1drpc.NewSrvServiceModule(f)))
+	require.NoError(t, srv.Start(context.Background()))
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+}
+
+// engine is drpc-engine run in-process.
+type engine struct {
+	cancel context.CancelFunc
+	code   chan int
+	stderr *buffer
+}
+
+func startEngine(t *testing.T, args ...string) *engine {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &engine{cancel: cancel, code: make(chan int, 1), stderr: &buffer{}}
+	go func() { e.code <- run(ctx, args, &buffer{}, e.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-e.code:
+		case <-time.After(waitFor):
+		}
+	})
+	return e
+}
+
+func (e *engine) stop(t *testing.T) int {
+	t.Helper()
+	e.cancel()
+	select {
+	case code := <-e.code:
+		e.code <- code // for the cleanup
+		return code
+	case <-time.After(waitFor):
+		t.Fatal("the engine did not stop")
+		return -1
+	}
+}
+
+// TestEngine: the engine notifies the server, serves 202/225/218 logging
+// each, remembers its rank, and stops cleanly.
+func TestEngine(t *testing.T) {
+	dir := tempDir(t)
+	srv := &fakeServer{}
+	startFakeServer(t, dir, srv)
+	e := startEngine(t, "--socket-dir", dir, "--index", "4")
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	req := srv.notified()[0]
+	path := filepath.Join(dir, "daos_engine4.sock")
+	assert.Equal(t, path, req.GetDrpcListenerSock())
+	assert.EqualValues(t, 4, req.GetInstanceIdx())
+	assert.NotZero(t, req.GetIncarnation())
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	ctx := context.Background()
+	conn := drpc.NewClientConnection(path)
+	require.NoError(t, conn.Connect(ctx))
+	defer conn.Close()
+	client := mgmtv1drpc.NewMgmtServiceClient(conn)
+	for _, call := range []func() (*mgmtv1.DaosResp, error){
+		func() (*mgmtv1.DaosResp, error) {
+			return client.SetRank(ctx, &mgmtv1.SetRankReq{Rank: 9, MapVersion: 2})
+		},
+		func() (*mgmtv1.DaosResp, error) { return client.PingRank(ctx, &mgmtv1.PingRankReq{Rank: 9}) },
+		func() (*mgmtv1.DaosResp, error) { return client.PingRank(ctx, &mgmtv1.PingRankReq{Rank: 8}) },
+		func() (*mgmtv1.DaosResp, error) { return client.PrepShutdown(ctx, &mgmtv1.PrepShutdownReq{Rank: 9}) },
+	} {
+		resp, err := call()
+		require.NoError(t, err)
+		assert.Zero(t, resp.GetStatus())
+	}
+	resp, err := conn.SendMsg(ctx, &drpc.Call{Module: 2, Method: 201})
+	require.NoError(t, err)
+	assert.Equal(t, drpc.StatusUnknownMethod, resp.GetStatus(), "kill rank is not served")
+
+	require.Equal(t, 0, e.stop(t))
+	logs := e.stderr.String()
+	for _, want := range []string{
+		`msg="set rank" index=4 rank=9 map_version=2`,
+		`msg="ping rank" index=4 rank=9`,
+		`msg="ping for another rank" index=4 rank=8 mine=9`,
+		`msg="prep shutdown" index=4 rank=9`,
+		`msg="engine stopping" index=4 prepared_for_shutdown=true`,
+	} {
+		assert.Contains(t, logs, want)
+	}
+	_, err = os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the engine removes its socket")
+}
+
+// TestEngineWaitsForServer: the server appears 300 ms after the engine.
+func TestEngineWaitsForServer(t *testing.T) {
+	dir := tempDir(t)
+	e := startEngine(t, "--socket-dir", dir, "--index", "0")
+	require.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "waiting for the server") }, waitFor, tick)
+	time.Sleep(300 * time.Millisecond)
+	srv := &fakeServer{}
+	startFakeServer(t, dir, srv)
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	require.Equal(t, 0, e.stop(t))
+}
+
+// TestEngineRefused: a server that refuses notify ready stops the engine
+// with an error, and its socket is removed.
+func TestEngineRefused(t *testing.T) {
+	dir := tempDir(t)
+	startFakeServer(t, dir, &fakeServer{refuse: true})
+	var stderr buffer
+	code := run(context.Background(), []string{"--socket-dir", dir, "--index", "1"}, &buffer{}, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), "drpc-engine: notify ready to the server on "+filepath.Join(dir, serverSocket))
+	_, err := os.Stat(filepath.Join(dir, "daos_engine1.sock"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestEvent(t *testing.T) {
+	dir := tempDir(t)
+	srv := &fakeServer{}
+	startFakeServer(t, dir, srv)
+	var out, errOut buffer
+	code := run(context.Background(), []string{"event", "--socket-dir", dir, "--index", "2", "--msg", "fan failed", "--sequence", "7", "--severity", "3"}, &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Equal(t, "sequence 7 status 0\n", out.String())
+	srv.mu.Lock()
+	require.Len(t, srv.events, 1)
+	ev := srv.events[0]
+	srv.mu.Unlock()
+	assert.EqualValues(t, 7, ev.GetSequence())
+	assert.Equal(t, "fan failed", ev.GetEvent().GetMsg())
+	assert.EqualValues(t, 2, ev.GetEvent().GetRank(), "the rank defaults to the index")
+	assert.EqualValues(t, 3, ev.GetEvent().GetSeverity())
+	assert.Equal(t, "engine instance 2", ev.GetEvent().GetStrInfo())
+
+	srv.mu.Lock()
+	srv.evtStat = -1003
+	srv.mu.Unlock()
+	out, errOut = buffer{}, buffer{}
+	code = run(context.Background(), []string{"event", "--socket-dir", dir, "--msg", "x"}, &out, &errOut)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "sequence 1 status -1003\n", out.String())
+	assert.Contains(t, errOut.String(), "the server refused the event: status -1003")
+}
+
+func TestUsage(t *testing.T) {
+	dir := tempDir(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no socket dir", []string{"--index", "0"}, 2, "--socket-dir is required"},
+		{"unknown flag", []string{"--nope"}, 2, "unknown flag: --nope"},
+		{"bad index", []string{"--socket-dir", dir, "--index", "-1"}, 2, "invalid argument"},
+		{"an argument", []string{"--socket-dir", dir, "extra"}, 2, `unexpected argument "extra"`},
+		{"bad log level", []string{"--socket-dir", dir, "--log-level", "loud"}, 2, "--log-level"},
+		{"event without message", []string{"event", "--socket-dir", dir}, 2, "--msg is required"},
+		{"event without server", []string{"event", "--socket-dir", dir, "--msg", "x"}, 1, "cluster event to the server on " + filepath.Join(dir, serverSocket)},
+		{"socket dir missing", []string{"--socket-dir", filepath.Join(dir, "none")}, 1, "engine socket"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut buffer
+			code := run(context.Background(), tc.args, &out, &errOut)
+			assert.Equal(t, tc.code, code, errOut.String())
+			assert.True(t, strings.HasPrefix(errOut.String(), "drpc-engine: "), errOut.String())
+			assert.Contains(t, errOut.String(), tc.want)
+		})
+	}
+}
+
+// TestProcessSIGTERM: as a process, the engine exits 0 on SIGTERM alone
+// (no server, no 218) and removes its socket.
+func TestProcessSIGTERM(t *testing.T) {
+	dir := tempDir(t)
+	cmd := exec.Command(os.Args[0], "--socket-dir", dir, "--index", "5")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	stderr := &buffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "waiting for the server") }, waitFor, tick)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done:
+		require.NoError(t, err, stderr.String())
+	case <-time.After(waitFor):
+		t.Fatal("no exit after SIGTERM")
+	}
+	_, err := os.Stat(filepath.Join(dir, "daos_engine5.sock"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
