@@ -73,12 +73,18 @@ func unmarshalReply(m Method, body []byte, reply proto.Message) error {
 // requestBufs holds the buffers Invoke encodes requests into.
 var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// maxPooledBuf is the largest buffer put back into a pool: a rare huge
-// message should not pin its memory.
-const maxPooledBuf = 1 << 20
+// maxPooledRequest is the largest buffer put back into the request pool:
+// big enough for the bodies a benchmark or a bulk transfer uses, while a
+// rare huge message does not pin its memory (and sync.Pool drops what is
+// not reused within two garbage collections anyway).
+const maxPooledRequest = 16 << 20
+
+// maxKeptReply is the largest reply buffer a session keeps between calls,
+// like the receive buffer it sits next to.
+const maxKeptReply = 4 << 20
 
 func putRequestBuf(b *[]byte) {
-	if cap(*b) > maxPooledBuf {
+	if cap(*b) > maxPooledRequest {
 		*b = nil
 	}
 	requestBufs.Put(b)
@@ -114,7 +120,7 @@ func MarshalReply(s *Session, m Method, reply proto.Message) ([]byte, error) {
 		return nil, WrapFailure(StatusFailedMarshal,
 			fmt.Errorf("reply of %s does not encode: %w", m, err))
 	}
-	if s != nil && cap(body) <= maxPooledBuf {
+	if s != nil && cap(body) <= maxKeptReply {
 		s.replyBuf = body
 	}
 	return body, nil

@@ -82,5 +82,9 @@ func (r *pollReader) try(fd uintptr) bool {
 		} else if time.Since(r.start) >= r.spin {
 			return false
 		}
+		// Let a thread that waits for this core run: on a machine with
+		// fewer free cores than spinning peers, the answer being waited
+		// for may come from it.
+		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 }
