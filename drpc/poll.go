@@ -24,32 +24,47 @@ func newPacketReader(conn *net.UnixConn, spin time.Duration) io.Reader {
 	if err != nil {
 		return conn
 	}
-	r := &pollReader{raw: raw, spin: spin}
+	r := &pollReader{raw: raw, spin: spin, cur: spin}
 	r.tryFn = r.try // one method value for the reader's life, not one per read
 	return r
 }
 
 // pollReader reads one packet per Read like the connection does, but polls
-// the socket without blocking for up to spin before it parks in the
-// runtime's network poller, so that an answer that comes back within
-// microseconds is not delayed by the wake-up of a parked thread. Deadlines
-// (and so cancellation) and Close act as on the connection once it parks.
+// the socket without blocking for a while before it parks in the runtime's
+// network poller, so that an answer that comes back within microseconds is
+// not delayed by the wake-up of a parked thread. Deadlines (and so
+// cancellation) and Close act as on the connection once it parks.
+//
+// The polling adapts: a wait that the poll did not cover (the answer came
+// later, or this side shares its core with the peer it waits for, which
+// cannot answer while it spins) halves the next poll, down to none, and a
+// wait the poll covered restores it. A reader that stopped polling tries
+// again every probeEvery reads. So busy polling costs nothing once it
+// stops paying, and a pair of spinners on one core does not stall.
 type pollReader struct {
 	raw   syscall.RawConn
-	spin  time.Duration
+	spin  time.Duration // the most to poll, from WithBusyPoll
+	cur   time.Duration // the poll of the next read
+	quiet int           // reads since polling stopped
 	tryFn func(fd uintptr) bool
 
 	// State of the Read in progress; a Receiver reads from one goroutine.
-	p     []byte
-	n     int
-	err   error
-	start time.Time // when polling started; zero before the first miss
+	p      []byte
+	n      int
+	err    error
+	start  time.Time // when polling started; zero before the first miss
+	missed bool      // the poll ran out before a packet came
 }
 
+// probeEvery is how many reads a pollReader that stopped polling makes
+// before it polls again.
+const probeEvery = 64
+
 func (r *pollReader) Read(p []byte) (int, error) {
-	r.p, r.n, r.err, r.start = p, 0, nil, time.Time{}
+	r.p, r.n, r.err, r.start, r.missed = p, 0, nil, time.Time{}, false
 	err := r.raw.Read(r.tryFn)
 	r.p = nil
+	r.adapt()
 	switch {
 	case err != nil: // closed, or a deadline passed while parked
 		return 0, err
@@ -61,9 +76,29 @@ func (r *pollReader) Read(p []byte) (int, error) {
 	return r.n, nil
 }
 
+// adapt sets the next read's poll from how this one went.
+func (r *pollReader) adapt() {
+	switch {
+	case r.start.IsZero(): // the packet was there at once
+	case r.missed:
+		r.cur /= 2
+		if r.cur < time.Microsecond {
+			r.cur = 0
+		}
+	default:
+		r.cur = r.spin
+	}
+	if r.cur == 0 {
+		r.quiet++
+		if r.quiet >= probeEvery {
+			r.quiet, r.cur = 0, r.spin
+		}
+	}
+}
+
 // try reads a packet without blocking; it keeps trying until one arrives
-// or spin has passed since the first miss, and then lets the poller wait.
-// Once the poller has woken it, it tries once more per wake-up.
+// or the poll has run out, and then lets the poller wait. Once the poller
+// has woken it, it tries once per wake-up.
 func (r *pollReader) try(fd uintptr) bool {
 	for {
 		n, err := unix.Read(int(fd), r.p)
@@ -79,12 +114,10 @@ func (r *pollReader) try(fd uintptr) bool {
 		}
 		if r.start.IsZero() {
 			r.start = time.Now()
-		} else if time.Since(r.start) >= r.spin {
+		}
+		if r.missed || time.Since(r.start) >= r.cur {
+			r.missed = true
 			return false
 		}
-		// Let a thread that waits for this core run: on a machine with
-		// fewer free cores than spinning peers, the answer being waited
-		// for may come from it.
-		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 }
