@@ -1,0 +1,152 @@
+package demotest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// repoRoot is the repository, three levels up from this package.
+var repoRoot = func() string {
+	dir, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}()
+
+// buildBinaries builds the demo's binaries into dir, each from its own
+// module as `make demo` does.
+func buildBinaries(t *testing.T, dir string) {
+	t.Helper()
+	for _, b := range []struct{ module, pkg, name string }{
+		{"server", "./cmd/drpc-server", "drpc-server"},
+		{"agent", "./cmd/drpc-agent", "drpc-agent"},
+		{"tools", "./cmd/drpc-engine", "drpc-engine"},
+		{"tools", "./cmd/drpc", "drpc"},
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
+		cmd.Dir = filepath.Join(repoRoot, b.module)
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "build %s: %s", b.name, out)
+	}
+}
+
+type run struct {
+	stdout, stderr string
+	code           int
+	dir            string // the directory the demo reported
+}
+
+// runDemo runs scripts/demo with the binaries in bin and TMPDIR tmp.
+func runDemo(t *testing.T, bin, tmp string) run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "scripts", "demo"), bin)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := run{stdout: stdout.String(), stderr: stderr.String()}
+	if err != nil {
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "the demo did not run: %s", r.stderr)
+		r.code = ee.ExitCode()
+	}
+	m := regexp.MustCompile(`dRPC demo in (\S+)`).FindStringSubmatch(r.stdout)
+	require.NotNil(t, m, "the demo names its directory:\n%s", r.stdout)
+	r.dir = m[1]
+	return r
+}
+
+// assertNothingLeft checks that no socket is left in dir and no process of
+// the demo still runs.
+func assertNothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	var sockets []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type()&os.ModeSocket != 0 {
+			sockets = append(sockets, p)
+		}
+		return nil
+	})
+	assert.Empty(t, sockets, "sockets left behind")
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(dir)) {
+			t.Errorf("a process of the demo still runs: %s: %s", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo builds and runs every daemon; skipped with -short")
+	}
+	bin := t.TempDir()
+	buildBinaries(t, bin)
+	tmp, err := os.MkdirTemp("", "demo") // short: socket paths are limited
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
+
+	t.Run("passes", func(t *testing.T) {
+		r := runDemo(t, bin, tmp)
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+		for step := 1; step <= 7; step++ {
+			assert.Contains(t, r.stdout, "\n["+string(rune('0'+step))+"] ")
+		}
+		for _, want := range []string{
+			"ready",
+			"verified:  yes",
+			"genuine credential: accepted",
+			"tampered copy: refused with status -1001",
+			"demo: disk 3 is slow",
+			"after kill -9:  engine 1 unavailable",
+			"after restart:  engine 1 ready",
+			"calls/s",
+			"prepare-for-shutdown (218) to both engines",
+			"no socket is left",
+			"demo passed; logs in " + r.dir,
+		} {
+			assert.Contains(t, r.stdout, want)
+		}
+		for _, log := range []string{"server.log", "engine0.log", "engine1.log", "agent.log", "echo.log"} {
+			assert.FileExists(t, filepath.Join(r.dir, log))
+		}
+		b, err := os.ReadFile(filepath.Join(r.dir, "engine0.log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `msg="prep shutdown"`)
+		assertNothingLeft(t, r.dir)
+	})
+
+	t.Run("a failing step stops everything", func(t *testing.T) {
+		// An engine that cannot start: the demo names the step and the
+		// cause, shows the engine's log, stops the server and exits 1.
+		fake := t.TempDir()
+		for _, b := range []string{"drpc-server", "drpc-agent", "drpc"} {
+			require.NoError(t, os.Symlink(filepath.Join(bin, b), filepath.Join(fake, b)))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(fake, "drpc-engine"),
+			[]byte("#!/bin/sh\necho 'engine: cannot start: simulated failure' >&2\nexit 1\n"), 0o755))
+		r := runDemo(t, fake, tmp)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "FAILED at step 1: engine0 exited before engine 0 ready")
+		assert.Contains(t, r.stderr, "engine0.log")
+		assert.Contains(t, r.stderr, "simulated failure")
+		assert.True(t, strings.HasSuffix(strings.TrimSpace(r.stderr), "logs and state kept in "+r.dir))
+		assertNothingLeft(t, r.dir)
+	})
+}
