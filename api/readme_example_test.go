@@ -19,7 +19,9 @@ import (
 // README:begin
 
 // readmeEcho implements the generated echo service (module 0).
-type readmeEcho struct{ testv1drpc.UnimplementedTestServiceServer }
+type readmeEcho struct {
+	testv1drpc.UnimplementedTestServiceServer
+}
 
 func (readmeEcho) Echo(_ context.Context, _ *drpc.Session, req *testv1.EchoRequest) (*testv1.EchoResponse, error) {
 	return &testv1.EchoResponse{Payload: req.GetPayload()}, nil

@@ -20,12 +20,22 @@
 //   - [github.com/cc532012/drpc/daemon/version]: the module version from the
 //     build information.
 //   - [github.com/cc532012/drpc/daemon/cli]: the cobra pieces both daemons
-//     share: common flags and config keys, the version command, exit codes
-//     and one-line error messages.
+//     share: common flags and config keys, the start, config dump and
+//     version commands (NewDaemon), exit codes and one-line error messages.
+//   - [github.com/cc532012/drpc/daemon/lifecycle]: a daemon's life from
+//     start to stop: the socket systemd passed, signals, READY=1, the
+//     metrics URL on stdout, STOPPING=1, a bounded shutdown.
+//   - [github.com/cc532012/drpc/daemon/sockowner]: which process listens on
+//     a socket, for the error of a daemon whose socket is in use.
+//   - [github.com/cc532012/drpc/daemon/daemontest]: test helpers the
+//     daemons' and tools' tests share (short socket directories, programs
+//     built once, processes started as systemd starts them, in-process dRPC
+//     servers); only tests import it.
 //
 // The module sits between the transport and the daemons in the layering
-// proto <- drpc <- daemon <- server, agent. Only daemon/metrics imports the
-// transport (for its Stats interface); the Prometheus client library is
+// proto <- drpc <- daemon <- server, agent. Only daemon/metrics (for its
+// Stats interface) and the test helpers of daemon/daemontest import the
+// transport; the Prometheus client library is
 // imported here and never by the drpc module, so transport users do not
 // inherit it.
 package daemon

@@ -62,15 +62,15 @@ func app(run *testConfig) *cobra.Command {
 	return root
 }
 
-func execute(t *testing.T, args ...string) (code int, stdout, stderr string, got testConfig) {
-	t.Helper()
-	root := app(&got)
+// execute runs root with args as cli.Execute does for a daemon, and returns
+// the exit code and the output.
+func execute(root *cobra.Command, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetArgs(args)
 	code = cli.Execute(context.Background(), root)
-	return code, out.String(), errOut.String(), got
+	return code, out.String(), errOut.String()
 }
 
 func TestExecute(t *testing.T) {
@@ -110,7 +110,8 @@ func TestExecute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr, got := execute(t, tt.args...)
+			var got testConfig
+			code, stdout, stderr := execute(app(&got), tt.args...)
 			assert.Equal(t, tt.code, code, "stderr: %s", stderr)
 			if tt.stderr == "" {
 				assert.Empty(t, stderr)

@@ -12,13 +12,22 @@
 //     `config dump`;
 //   - Execute: runs the root command and turns its error into an exit code
 //     (ExitOK, ExitFailure, ExitUsage) and one line on stderr,
-//     "drpc-agent: <what went wrong and what to do>", never a stack trace.
+//     "drpc-agent: <what went wrong and what to do>", never a stack trace;
+//   - NewDaemon: all of the above put together for a daemon described by a
+//     Daemon value: the root, the global flags, and `start` (which loads,
+//     validates and logs as every daemon does, then calls the daemon's Start
+//     function), `config dump` and `version`.
 //
 // A daemon's main is then a few lines:
 //
-//	root := cli.NewRoot("drpc-agent", "dRPC security agent", "...")
-//	globals := cli.AddGlobalFlags(root)
-//	root.AddCommand(startCommand(globals), cli.VersionCommand())
+//	root, _ := cli.NewDaemon(cli.Daemon[agent.Config]{
+//		Name: "drpc-agent", Short: "dRPC security agent", StartShort: "Serve credentials",
+//		Defaults: agent.DefaultConfig, AddFlags: sf.add, ApplyFlags: sf.apply,
+//		Start: func(cmd *cobra.Command, cfg agent.Config, log *slog.Logger) error {
+//			return agent.Run(cmd.Context(), cfg, ...)
+//		},
+//	})
+//	root.AddCommand(genKeyCommand())
 //	os.Exit(cli.Execute(context.Background(), root))
 //
 // Flags override the configuration file: a command loads the file into its

@@ -1,39 +1,18 @@
 package sdnotify_test
 
 import (
-	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/sdnotify"
 )
 
-// listen makes a fake systemd notify socket and points NOTIFY_SOCKET at it.
-func listen(t *testing.T) *net.UnixConn {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return conn
-}
-
-func read(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	n, err := conn.Read(buf)
-	require.NoError(t, err)
-	return string(buf[:n])
-}
-
 func TestNotify(t *testing.T) {
-	conn := listen(t)
+	conn := daemontest.SetNotifySocket(t)
 	assert.True(t, sdnotify.Enabled())
 	tests := []struct {
 		name string
@@ -48,7 +27,7 @@ func TestNotify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.NoError(t, tt.send())
-			assert.Equal(t, tt.want, read(t, conn))
+			assert.Equal(t, tt.want, conn.Read(t))
 		})
 	}
 	require.NoError(t, sdnotify.Notify("", ""), "nothing to send is not an error")

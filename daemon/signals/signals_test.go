@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -13,26 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/signals"
 )
-
-// syncBuffer is a bytes.Buffer safe for the signal goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func kill(t *testing.T, sig syscall.Signal) {
 	t.Helper()
@@ -44,7 +26,7 @@ const wait = 5 * time.Second
 func TestShutdownSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			var logs syncBuffer
+			var logs daemontest.SyncBuffer
 			ctx, stop := signals.Handle(context.Background(), signals.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			defer stop()
 			_, ok := signals.Cause(ctx)
@@ -80,7 +62,7 @@ func TestReload(t *testing.T) {
 }
 
 func TestReloadWithoutHandlerAndSIGPIPE(t *testing.T) {
-	var logs syncBuffer
+	var logs daemontest.SyncBuffer
 	ctx, stop := signals.Handle(context.Background(), signals.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	defer stop()
 	kill(t, syscall.SIGUSR2)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -31,45 +32,20 @@ Make a key once, then start the agent:
 
 // newRoot builds the command tree.
 func newRoot() *cobra.Command {
-	root := cli.NewRoot("drpc-agent", "dRPC security agent: signed credentials for local processes", long)
-	g := cli.AddGlobalFlags(root)
-
 	var sf startFlags
-	load := func(cmd *cobra.Command) (agent.Config, error) {
-		cfg := agent.DefaultConfig()
-		if err := g.LoadConfig(&cfg); err != nil {
-			return cfg, err
-		}
-		g.Apply(cmd, &cfg.Common)
-		sf.apply(cmd, &cfg)
-		return cfg, cfg.Validate()
-	}
-
-	start := &cobra.Command{
-		Use:   "start",
-		Short: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
-		Args:  cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			log, err := cfg.Logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
+	root, _ := cli.NewDaemon(cli.Daemon[agent.Config]{
+		Name:       "drpc-agent",
+		Short:      "dRPC security agent: signed credentials for local processes",
+		Long:       long,
+		StartShort: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
+		Defaults:   agent.DefaultConfig,
+		AddFlags:   sf.add,
+		ApplyFlags: sf.apply,
+		Start: func(cmd *cobra.Command, cfg agent.Config, log *slog.Logger) error {
 			return agent.Run(cmd.Context(), cfg, agent.RunOptions{Options: agent.Options{Logger: log}, Stdout: cmd.OutOrStdout()})
 		},
-	}
-	sf.add(start.Flags())
-
-	dump := cli.ConfigDumpCommand(func(cmd *cobra.Command) (any, error) {
-		cfg, err := load(cmd)
-		return cfg, err
 	})
-	sf.add(dump.Flags())
-
-	root.AddCommand(start, genKeyCommand(), cli.VersionCommand(), cli.ConfigCommand(dump))
+	root.AddCommand(genKeyCommand())
 	return root
 }
 

@@ -1,23 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,173 +14,46 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/agent/internal/agenttest"
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
-	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
-	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
 
-// binary is the drpc-agent built for these tests (TestMain).
-var binary string
+// agentProgram is drpc-agent, built once for these tests as users build it.
+var agentProgram = &daemontest.Program{Name: "drpc-agent", Module: "."}
 
-// TestMain builds the binary once with `go build`, as users build it.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "drpc-agent-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "drpc-agent")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build drpc-agent:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// tempDir is a temp directory with a short path (socket paths are limited).
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "da")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+func TestMain(m *testing.M) { os.Exit(daemontest.Main(m)) }
 
 // run runs the binary to completion and returns its exit code and output.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		require.NoError(t, err)
-	}
-	return code, out.String(), errOut.String()
-}
-
-// syncBuffer collects a child's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// daemon is a drpc-agent started in the background.
-type daemon struct {
-	cmd    *exec.Cmd
-	stdout *bufio.Reader
-	stderr *syncBuffer
-	notify *net.UnixConn
-	done   chan error
+	r := daemontest.Run(t, exec.Command(agentProgram.Path(t), args...))
+	return r.Code, r.Stdout, r.Stderr
 }
 
 // start starts `drpc-agent start args...` with a notify socket of its own,
-// and waits for READY=1. files become fds 3, 4, ...; with activate, the
-// binary is started the way systemd starts a socket-activated service
-// (LISTEN_FDS, and LISTEN_PID set to its own pid).
-func start(t *testing.T, activate bool, files []*os.File, args ...string) *daemon {
+// and waits for READY=1. With files, the binary is started the way systemd
+// starts a socket-activated service (files as fds 3, 4, ..., LISTEN_FDS,
+// and LISTEN_PID set to its own pid).
+func start(t *testing.T, files []*os.File, args ...string) *daemontest.Process {
 	t.Helper()
-	d := startNoWait(t, activate, files, args...)
-	msg, err := d.readNotify(10 * time.Second)
-	require.NoError(t, err, "no READY=1; stderr: %s", d.stderr.String())
-	require.True(t, strings.HasPrefix(msg, "READY=1\n"), msg)
+	d := startNoWait(t, files, args...)
+	d.WaitReady(t)
 	return d
 }
 
-func startNoWait(t *testing.T, activate bool, files []*os.File, args ...string) *daemon {
+func startNoWait(t *testing.T, files []*os.File, args ...string) *daemontest.Process {
 	t.Helper()
-	notifyPath := filepath.Join(tempDir(t), "notify")
-	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
-	require.NoError(t, err)
-	t.Cleanup(func() { notify.Close() })
-
-	all := append([]string{"start"}, args...)
-	var cmd *exec.Cmd
-	env := append(os.Environ(), "NOTIFY_SOCKET="+notifyPath, "LISTEN_FDS=", "LISTEN_PID=")
-	if activate {
-		cmd = exec.Command("/bin/sh", append([]string{"-c", `export LISTEN_PID=$$; exec "$0" "$@"`, binary}, all...)...)
-		env = append(env, fmt.Sprintf("LISTEN_FDS=%d", len(files)))
-	} else {
-		cmd = exec.Command(binary, all...)
-	}
-	cmd.Env = env
-	cmd.ExtraFiles = files
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	d := &daemon{cmd: cmd, stdout: bufio.NewReader(stdout), stderr: &syncBuffer{}, notify: notify, done: make(chan error, 1)}
-	cmd.Stderr = d.stderr
-	require.NoError(t, cmd.Start())
-	go func() { d.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-d.done
-	})
-	return d
-}
-
-func (d *daemon) readNotify(timeout time.Duration) (string, error) {
-	buf := make([]byte, 1024)
-	if err := d.notify.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return "", err
-	}
-	n, err := d.notify.Read(buf)
-	return string(buf[:n]), err
-}
-
-// stop sends sig and waits for the exit; it returns the exit code.
-func (d *daemon) stop(t *testing.T, sig syscall.Signal) int {
-	t.Helper()
-	require.NoError(t, d.cmd.Process.Signal(sig))
-	select {
-	case <-d.done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("drpc-agent did not exit after %v; stderr: %s", sig, d.stderr.String())
-	}
-	d.done <- nil // for the cleanup
-	return d.cmd.ProcessState.ExitCode()
-}
-
-func requestCred(t *testing.T, socket string) *authv1.GetCredResp {
-	t.Helper()
-	conn := drpc.NewClientConnection(socket)
-	require.NoError(t, conn.Connect(context.Background()))
-	defer conn.Close()
-	resp, err := authv1drpc.NewSecurityAgentServiceClient(conn).RequestCredentials(context.Background(), &authv1.GetCredReq{})
-	require.NoError(t, err)
-	return resp
+	opts := daemontest.ProcessOptions{Notify: true, Activate: files}
+	return daemontest.Start(t, agentProgram.Path(t), opts, append([]string{"start"}, args...)...)
 }
 
 // TestLifecycle: gen-key, start, calls, a scrape of the metrics, SIGUSR2,
 // SIGPIPE, then SIGTERM -> exit 0, STOPPING=1, and no socket left.
 func TestLifecycle(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	key := filepath.Join(dir, "agent.key")
 	code, stdout, stderr := run(t, "gen-key", "--type", "ed25519", "--out", key)
 	require.Equal(t, 0, code, stderr)
@@ -199,8 +61,8 @@ func TestLifecycle(t *testing.T) {
 
 	runDir := filepath.Join(dir, "run")
 	socket := filepath.Join(runDir, "daos_agent.sock")
-	d := start(t, false, nil, "--key", key, "--runtime-dir", runDir, "--metrics-addr", "127.0.0.1:0", "--log-level", "debug")
-	line, err := d.stdout.ReadString('\n')
+	d := start(t, nil, "--key", key, "--runtime-dir", runDir, "--metrics-addr", "127.0.0.1:0", "--log-level", "debug")
+	line, err := d.Stdout.ReadString('\n')
 	require.NoError(t, err)
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), "metrics: ")
 	require.True(t, ok, line)
@@ -213,7 +75,7 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	const calls = 3
 	for range calls {
-		resp := requestCred(t, socket)
+		resp := agenttest.RequestCredentials(t, socket)
 		require.EqualValues(t, 0, resp.GetStatus())
 		_, err := auth.Verifier{}.Verify(resp.GetCred(), pub)
 		require.NoError(t, err)
@@ -231,19 +93,18 @@ func TestLifecycle(t *testing.T) {
 	v, _ := s.Value("drpc_server_calls_started_total", "module", "1", "method", method)
 	assert.EqualValues(t, calls, v)
 
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGUSR2))
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGPIPE))
-	require.EqualValues(t, 0, requestCred(t, socket).GetStatus(), "still serving after SIGUSR2 and SIGPIPE")
+	d.Signal(t, syscall.SIGUSR2)
+	d.Signal(t, syscall.SIGPIPE)
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, socket).GetStatus(), "still serving after SIGUSR2 and SIGPIPE")
 
-	require.Equal(t, 0, d.stop(t, syscall.SIGTERM), d.stderr.String())
-	msg, err := d.readNotify(5 * time.Second)
-	require.NoError(t, err)
+	require.Equal(t, 0, d.Stop(t, syscall.SIGTERM), d.Stderr.String())
+	msg := d.ReadNotify(t)
 	assert.True(t, strings.HasPrefix(msg, "STOPPING=1"), msg)
 	_, err = os.Stat(socket)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the socket is removed")
 	_, err = os.Stat(runDir)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the runtime directory the agent made is removed")
-	logs := d.stderr.String()
+	logs := d.Stderr.String()
 	assert.Contains(t, logs, "credential cache emptied")
 	assert.Contains(t, logs, `signal="broken pipe"`)
 	assert.Contains(t, logs, "agent stopped")
@@ -252,7 +113,7 @@ func TestLifecycle(t *testing.T) {
 // TestBadStarts: each bad start exits non-zero with one line naming the
 // cause, and leaves nothing behind.
 func TestBadStarts(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	key := filepath.Join(dir, "good.key")
 	code, _, stderr := run(t, "gen-key", "--out", key)
 	require.Equal(t, 0, code, stderr)
@@ -261,11 +122,7 @@ func TestBadStarts(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, os.Chmod(openKey, 0o644))
 	ecKey := filepath.Join(dir, "ec.key")
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(ec)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	agenttest.WriteECKey(t, ecKey)
 	aFile := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(aFile, nil, 0o644))
 	typo := filepath.Join(dir, "typo.yaml")
@@ -275,7 +132,7 @@ func TestBadStarts(t *testing.T) {
 
 	// A live agent, for "socket in use".
 	busyDir := filepath.Join(dir, "busy")
-	live := start(t, false, nil, "--key", key, "--runtime-dir", busyDir)
+	live := start(t, nil, "--key", key, "--runtime-dir", busyDir)
 
 	runDir := filepath.Join(dir, "run")
 	tests := []struct {
@@ -296,7 +153,7 @@ func TestBadStarts(t *testing.T) {
 			[]string{`line 1: bad value "5 minutes" for key "cache_ttl"`}},
 		{"missing config", []string{"start", "--config", filepath.Join(dir, "none.yaml")}, 1, []string{"none.yaml: no such file"}},
 		{"socket in use", []string{"start", "--runtime-dir", busyDir, "--key", key}, 1,
-			[]string{filepath.Join(busyDir, "daos_agent.sock"), "process " + strconv.Itoa(live.cmd.Process.Pid), "drpc-agent"}},
+			[]string{filepath.Join(busyDir, "daos_agent.sock"), "process " + strconv.Itoa(live.PID()), "drpc-agent"}},
 		{"bad cache ttl flag", []string{"start", "--cache-ttl", "60"}, 2, []string{`invalid duration "60"`, "drpc-agent start --help"}},
 		{"unknown flag", []string{"start", "--nope"}, 2, []string{"unknown flag: --nope"}},
 		{"unknown command", []string{"stop"}, 2, []string{`unknown command "stop"`}},
@@ -321,8 +178,8 @@ func TestBadStarts(t *testing.T) {
 		})
 	}
 	// The live agent is untouched.
-	require.EqualValues(t, 0, requestCred(t, filepath.Join(busyDir, "daos_agent.sock")).GetStatus())
-	require.Equal(t, 0, live.stop(t, syscall.SIGINT))
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, filepath.Join(busyDir, "daos_agent.sock")).GetStatus())
+	require.Equal(t, 0, live.Stop(t, syscall.SIGINT))
 }
 
 // TestSocketActivation: started like systemd starts a socket-activated
@@ -330,49 +187,32 @@ func TestBadStarts(t *testing.T) {
 // the agent serves that socket and leaves its file at exit; a stream
 // socket is refused.
 func TestSocketActivation(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	path := filepath.Join(dir, "daos_agent.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	f, err := ln.File()
-	require.NoError(t, err)
-	ln.Close()
-	defer f.Close()
+	f := daemontest.ListenerFile(t, "unixpacket", path)
 
 	runDir := filepath.Join(dir, "run")
-	d := start(t, true, []*os.File{f}, "--allow-insecure", "--runtime-dir", runDir)
+	d := start(t, []*os.File{f}, "--allow-insecure", "--runtime-dir", runDir)
 	f.Close()
-	resp := requestCred(t, path)
+	resp := agenttest.RequestCredentials(t, path)
 	require.EqualValues(t, 0, resp.GetStatus())
-	_, err = auth.Verifier{AllowInsecure: true}.Verify(resp.GetCred(), nil)
+	_, err := auth.Verifier{AllowInsecure: true}.Verify(resp.GetCred(), nil)
 	require.NoError(t, err)
 
-	require.Equal(t, 0, d.stop(t, syscall.SIGTERM), d.stderr.String())
+	require.Equal(t, 0, d.Stop(t, syscall.SIGTERM), d.Stderr.String())
 	st, err := os.Lstat(path)
 	require.NoError(t, err, "the socket file belongs to systemd and stays")
 	assert.Equal(t, os.ModeSocket, st.Mode().Type())
 	_, err = os.Stat(runDir)
 	assert.ErrorIs(t, err, os.ErrNotExist, "an activated agent does not use its runtime directory")
-	assert.Contains(t, d.stderr.String(), "activated=true")
+	assert.Contains(t, d.Stderr.String(), "activated=true")
 
 	// A stream socket is refused.
-	stream, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "stream.sock"), Net: "unix"})
-	require.NoError(t, err)
-	defer stream.Close()
-	sf, err := stream.File()
-	require.NoError(t, err)
-	defer sf.Close()
-	bad := startNoWait(t, true, []*os.File{sf}, "--allow-insecure", "--runtime-dir", runDir)
-	select {
-	case <-bad.done:
-	case <-time.After(15 * time.Second):
-		t.Fatal("agent with a stream socket did not exit")
-	}
-	bad.done <- nil
-	assert.Equal(t, 1, bad.cmd.ProcessState.ExitCode())
-	assert.Contains(t, bad.stderr.String(), "SOCK_STREAM")
-	assert.Contains(t, bad.stderr.String(), "ListenSequentialPacket=")
+	sf := daemontest.ListenerFile(t, "unix", filepath.Join(dir, "stream.sock"))
+	bad := startNoWait(t, []*os.File{sf}, "--allow-insecure", "--runtime-dir", runDir)
+	assert.Equal(t, 1, bad.Wait(t))
+	assert.Contains(t, bad.Stderr.String(), "SOCK_STREAM")
+	assert.Contains(t, bad.Stderr.String(), "ListenSequentialPacket=")
 }
 
 func TestVersionAndConfigDump(t *testing.T) {
@@ -382,7 +222,7 @@ func TestVersionAndConfigDump(t *testing.T) {
 	assert.Contains(t, stdout, "github.com/cc532012/drpc/agent")
 	assert.Contains(t, stdout, "github.com/cc532012/drpc/drpc ")
 
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	cfgFile := filepath.Join(dir, "agent.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte("origin: node7\ncache_size: 5\nuid_map:\n  1000: alice\n"), 0o644))
 	code, stdout, stderr = run(t, "config", "dump", "--config", cfgFile, "--cache-ttl", "5s", "--runtime-dir", "/run/x", "--log-format", "json")

@@ -4,12 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net"
@@ -19,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,33 +22,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cc532012/drpc/agent/internal/agent"
+	"github.com/cc532012/drpc/agent/internal/agenttest"
 	"github.com/cc532012/drpc/agent/internal/secagent"
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
 	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
 	"github.com/cc532012/drpc/daemon/rundir"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
-	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
-
-// syncBuffer collects logs written by the agent's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -74,18 +51,8 @@ func writeKey(t *testing.T, dir, name string, typ auth.KeyType) (string, crypto.
 func testConfig(t *testing.T) agent.Config {
 	t.Helper()
 	cfg := agent.DefaultConfig()
-	cfg.RuntimeDir = filepath.Join(shortTempDir(t), "run")
+	cfg.RuntimeDir = filepath.Join(daemontest.SocketDir(t), "run")
 	return cfg
-}
-
-// shortTempDir is a temp directory with a short path (socket paths are
-// limited to 107 bytes).
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ag")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func startAgent(t *testing.T, cfg agent.Config, opts agent.Options) *agent.Agent {
@@ -95,16 +62,6 @@ func startAgent(t *testing.T, cfg agent.Config, opts agent.Options) *agent.Agent
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	return a
-}
-
-func request(t *testing.T, socket string) *authv1.GetCredResp {
-	t.Helper()
-	conn := drpc.NewClientConnection(socket)
-	require.NoError(t, conn.Connect(context.Background()))
-	defer conn.Close()
-	resp, err := authv1drpc.NewSecurityAgentServiceClient(conn).RequestCredentials(context.Background(), &authv1.GetCredReq{})
-	require.NoError(t, err)
-	return resp
 }
 
 // TestAgentInProcess: an agent on a temp directory answers a real client
@@ -129,7 +86,7 @@ func TestAgentInProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), st.Mode().Perm())
 
-	resp := request(t, a.SocketPath())
+	resp := agenttest.RequestCredentials(t, a.SocketPath())
 	require.EqualValues(t, 0, resp.GetStatus())
 	pub, err := auth.LoadPublicKey(keyPath + ".pub")
 	require.NoError(t, err)
@@ -151,16 +108,12 @@ func TestAgentInProcess(t *testing.T) {
 // TestStartErrors: each bad start fails with an error naming the cause and
 // leaves nothing behind.
 func TestStartErrors(t *testing.T) {
-	base := shortTempDir(t)
+	base := daemontest.SocketDir(t)
 	goodKey, _ := writeKey(t, base, "good.key", auth.KeyEd25519)
 	openKey, _ := writeKey(t, base, "open.key", auth.KeyEd25519)
 	require.NoError(t, os.Chmod(openKey, 0o644))
 	ecKey := filepath.Join(base, "ec.key")
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(ec)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	agenttest.WriteECKey(t, ecKey)
 	garbage := filepath.Join(base, "garbage.key")
 	require.NoError(t, os.WriteFile(garbage, []byte("not a key"), 0o600))
 	aFile := filepath.Join(base, "file")
@@ -230,7 +183,7 @@ func TestSecondAgentRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), first.SocketPath())
 	assert.Contains(t, err.Error(), "process "+strconv.Itoa(os.Getpid()))
 
-	require.EqualValues(t, 0, request(t, first.SocketPath()).GetStatus(), "the first agent still serves")
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, first.SocketPath()).GetStatus(), "the first agent still serves")
 }
 
 // TestStaleSocketReplaced: a socket file left by a crashed agent is removed
@@ -239,14 +192,11 @@ func TestStaleSocketReplaced(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.AllowInsecure = true
 	require.NoError(t, os.MkdirAll(cfg.RuntimeDir, 0o755))
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: cfg.SocketPath(), Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
+	daemontest.StaleSocket(t, cfg.SocketPath())
 	a := startAgent(t, cfg, agent.Options{})
-	require.EqualValues(t, 0, request(t, a.SocketPath()).GetStatus())
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, a.SocketPath()).GetStatus())
 	require.NoError(t, a.Shutdown(context.Background()))
-	_, err = os.Stat(cfg.RuntimeDir)
+	_, err := os.Stat(cfg.RuntimeDir)
 	assert.NoError(t, err, "a runtime directory the agent did not create stays")
 }
 
@@ -259,19 +209,19 @@ func TestReload(t *testing.T) {
 	a := startAgent(t, cfg, agent.Options{})
 	pubA, err := auth.LoadPublicKey(cfg.KeyFile + ".pub")
 	require.NoError(t, err)
-	_, err = auth.Verifier{}.Verify(request(t, a.SocketPath()).GetCred(), pubA)
+	_, err = auth.Verifier{}.Verify(agenttest.RequestCredentials(t, a.SocketPath()).GetCred(), pubA)
 	require.NoError(t, err)
 
 	_, keyB := writeKey(t, dir, "agent.key", auth.KeyRSA) // rotate in place
 	require.NoError(t, a.Reload())
-	_, err = auth.Verifier{}.Verify(request(t, a.SocketPath()).GetCred(), keyB.Public())
+	_, err = auth.Verifier{}.Verify(agenttest.RequestCredentials(t, a.SocketPath()).GetCred(), keyB.Public())
 	require.NoError(t, err, "after reload, credentials are signed with the new key (the cache was emptied)")
 
 	require.NoError(t, os.WriteFile(cfg.KeyFile, []byte("broken"), 0o600))
 	err = a.Reload()
 	require.ErrorIs(t, err, auth.ErrMalformedKey)
 	assert.Contains(t, err.Error(), "keeping the current key")
-	_, err = auth.Verifier{}.Verify(request(t, a.SocketPath()).GetCred(), keyB.Public())
+	_, err = auth.Verifier{}.Verify(agenttest.RequestCredentials(t, a.SocketPath()).GetCred(), keyB.Public())
 	require.NoError(t, err, "a bad new key keeps the old one")
 }
 
@@ -280,8 +230,8 @@ func TestReload(t *testing.T) {
 func TestRun(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.AllowInsecure = true
-	notify := notifySocket(t)
-	var logs syncBuffer
+	notify := daemontest.SetNotifySocket(t)
+	var logs daemontest.SyncBuffer
 	ready := make(chan *agent.Agent, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -298,14 +248,14 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("agent did not become ready")
 	}
-	assert.Equal(t, "READY=1\nSTATUS=serving credentials on "+cfg.SocketPath(), readNotify(t, notify))
-	require.EqualValues(t, 0, request(t, a.SocketPath()).GetStatus())
+	assert.Equal(t, "READY=1\nSTATUS=serving credentials on "+cfg.SocketPath(), notify.Read(t))
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, a.SocketPath()).GetStatus())
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "credential cache emptied") }, 5*time.Second, time.Millisecond)
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGPIPE))
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "signal=\"broken pipe\"") }, 5*time.Second, time.Millisecond)
-	require.EqualValues(t, 0, request(t, a.SocketPath()).GetStatus(), "still serving after SIGUSR2 and SIGPIPE")
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, a.SocketPath()).GetStatus(), "still serving after SIGUSR2 and SIGPIPE")
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	select {
@@ -314,7 +264,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after SIGTERM")
 	}
-	assert.Equal(t, "STOPPING=1\nSTATUS=stopping", readNotify(t, notify))
+	assert.Equal(t, "STOPPING=1\nSTATUS=stopping", notify.Read(t))
 	_, err := os.Stat(cfg.SocketPath())
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
@@ -323,25 +273,6 @@ func TestRun(t *testing.T) {
 func TestRunNoKeyExitsEarly(t *testing.T) {
 	err := agent.Run(context.Background(), testConfig(t), agent.RunOptions{})
 	require.ErrorIs(t, err, agent.ErrNoKey)
-}
-
-func notifySocket(t *testing.T) *net.UnixConn {
-	t.Helper()
-	path := filepath.Join(shortTempDir(t), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return conn
-}
-
-func readNotify(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 1024)
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	n, err := conn.Read(buf)
-	require.NoError(t, err)
-	return string(buf[:n])
 }
 
 // TestMetrics: with metrics_addr 127.0.0.1:0, calls of method 101 show in a
@@ -355,7 +286,7 @@ func TestMetrics(t *testing.T) {
 
 	const calls = 5
 	for range calls {
-		require.EqualValues(t, 0, request(t, a.SocketPath()).GetStatus())
+		require.EqualValues(t, 0, agenttest.RequestCredentials(t, a.SocketPath()).GetStatus())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -388,7 +319,7 @@ func TestNobodyGetsItsOwnIdentity(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a child as another user")
 	}
-	dir := shortTempDir(t)
+	dir := daemontest.SocketDir(t)
 	require.NoError(t, os.Chmod(dir, 0o755))
 	self, err := os.Executable()
 	require.NoError(t, err)
@@ -455,7 +386,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 // TestActivatedListener: an agent given a listener serves it and leaves
 // its file in place at shutdown.
 func TestActivatedListener(t *testing.T) {
-	path := filepath.Join(shortTempDir(t), "act.sock")
+	path := filepath.Join(daemontest.SocketDir(t), "act.sock")
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	require.NoError(t, err)
 	ln.SetUnlinkOnClose(false)
@@ -463,7 +394,7 @@ func TestActivatedListener(t *testing.T) {
 	cfg.AllowInsecure = true
 	a := startAgent(t, cfg, agent.Options{Listener: ln})
 	assert.Equal(t, path, a.SocketPath())
-	require.EqualValues(t, 0, request(t, path).GetStatus())
+	require.EqualValues(t, 0, agenttest.RequestCredentials(t, path).GetStatus())
 	require.NoError(t, a.Shutdown(context.Background()))
 	_, err = os.Stat(path)
 	assert.NoError(t, err, "an inherited socket file is not removed")
@@ -472,7 +403,7 @@ func TestActivatedListener(t *testing.T) {
 }
 
 func TestGenerateKey(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := daemontest.SocketDir(t)
 	out := filepath.Join(dir, "k")
 	pub, err := agent.GenerateKey("ed25519", 0, out, false)
 	require.NoError(t, err)
@@ -533,7 +464,7 @@ func TestConfigDefaultsAndDump(t *testing.T) {
 }
 
 func TestConfigFile(t *testing.T) {
-	path := filepath.Join(shortTempDir(t), "agent.yaml")
+	path := filepath.Join(daemontest.SocketDir(t), "agent.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(`runtime_dir: /run/x
 key_file: /etc/drpc/agent.key
 origin: node1

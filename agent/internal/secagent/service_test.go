@@ -17,6 +17,7 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/secagent"
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
@@ -26,21 +27,9 @@ import (
 // and returns a connected client.
 func serve(t testing.TB, svc *secagent.Service, extra ...drpc.Module) *drpc.ClientConnection {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "secagent")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, "a.sock"), drpc.WithSocketMode(0o666))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(svc.Module()))
-	for _, m := range extra {
-		require.NoError(t, srv.RegisterRPCModule(m))
-	}
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn := drpc.NewClientConnection(srv.SocketPath())
-	require.NoError(t, conn.Connect(context.Background()))
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	path := filepath.Join(daemontest.SocketDir(t), "a.sock")
+	daemontest.Serve(t, path, append([]drpc.Module{svc.Module()}, extra...), drpc.WithSocketMode(0o666))
+	return daemontest.Connect(t, path)
 }
 
 func newService(t testing.TB, key crypto.Signer, opts secagent.Options) *secagent.Service {
@@ -180,7 +169,7 @@ func TestFallbackMaps(t *testing.T) {
 	assert.Equal(t, "mapped-group@", sys.GetGroup())
 
 	// No map entry: a clear failure status, no credential, no crash.
-	var logs syncBuffer
+	var logs daemontest.SyncBuffer
 	bare := newService(t, key, secagent.Options{Logger: textLogger(&logs)})
 	secagent.SetLookups(bare, nil, nil)
 	conn := serve(t, bare)

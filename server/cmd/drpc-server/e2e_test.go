@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
 	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
 	"github.com/cc532012/drpc/drpc"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
@@ -30,19 +30,10 @@ const (
 
 // logged waits until p has written s to its stderr (read by a goroutine of
 // os/exec, so it may lag behind what the test saw over the sockets).
-func logged(t *testing.T, p *proc, s string) {
+func logged(t *testing.T, p *daemontest.Process, s string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), s) }, waitFor, tick,
-		"%s did not log %q; stderr:\n%s", p.name, s, p.stderr.String())
-}
-
-// staleSocket leaves a socket file at path that nobody listens on.
-func staleSocket(t *testing.T, path string) {
-	t.Helper()
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close())
+	require.Eventually(t, func() bool { return strings.Contains(p.Stderr.String(), s) }, waitFor, tick,
+		"%s did not log %q; stderr:\n%s", p.Name, s, p.Stderr.String())
 }
 
 // TestEnginesEndToEnd runs the real binaries: a server and two engines ->
@@ -51,18 +42,18 @@ func staleSocket(t *testing.T, path string) {
 // engine logs 218, the server exits 0 and removes its socket; SIGTERM to
 // the engines -> exit 0.
 func TestEnginesEndToEnd(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	// The previous run's leftovers: stale sockets go, the rest stays.
-	staleSocket(t, filepath.Join(dir, "daos_server.sock"))
-	staleSocket(t, filepath.Join(dir, "daos_engine0.sock"))
-	staleSocket(t, filepath.Join(dir, "other.sock"))
+	daemontest.StaleSocket(t, filepath.Join(dir, "daos_server.sock"))
+	daemontest.StaleSocket(t, filepath.Join(dir, "daos_engine0.sock"))
+	daemontest.StaleSocket(t, filepath.Join(dir, "other.sock"))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "daos_server.sock.bak"), nil, 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "daos_engine9.sock"), 0o755))
 
 	statusBefore := statusCalls.Load()
 	cfg := writeConfig(t, dir, "engines:", "  - index: 0", "  - index: 1", "    rank: 7")
-	srv := startServer(t, procOptions{}, "--config", cfg, "--metrics-addr", "127.0.0.1:0")
-	line, err := srv.stdout.ReadString('\n')
+	srv := startServer(t, daemontest.ProcessOptions{}, "--config", cfg, "--metrics-addr", "127.0.0.1:0")
+	line, err := srv.Stdout.ReadString('\n')
 	require.NoError(t, err)
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), "metrics: ")
 	require.True(t, ok, line)
@@ -87,15 +78,15 @@ func TestEnginesEndToEnd(t *testing.T) {
 	assert.EqualValues(t, 0, s.Engines[0].Rank)
 	assert.EqualValues(t, 7, s.Engines[1].Rank, "the configured rank")
 	assert.Equal(t, filepath.Join(dir, "daos_engine1.sock"), s.Engines[1].Socket)
-	assert.Equal(t, e1.cmd.Process.Pid, s.Engines[1].PID)
+	assert.Equal(t, e1.PID(), s.Engines[1].PID)
 	require.Eventually(t, func() bool {
-		return strings.Contains(e0.stderr.String(), `msg="set rank" index=0 rank=0`) &&
-			strings.Contains(e1.stderr.String(), `msg="set rank" index=1 rank=7`) &&
-			strings.Contains(e1.stderr.String(), `msg="ping rank" index=1 rank=7`)
+		return strings.Contains(e0.Stderr.String(), `msg="set rank" index=0 rank=0`) &&
+			strings.Contains(e1.Stderr.String(), `msg="set rank" index=1 rank=7`) &&
+			strings.Contains(e1.Stderr.String(), `msg="ping rank" index=1 rank=7`)
 	}, waitFor, tick, "each engine logs its calls")
 
 	// A RAS event from an engine.
-	code, out, errOut := run(t, engineBin, "event", "--socket-dir", dir, "--index", "1", "--msg", "disk on fire", "--sequence", "42")
+	code, out, errOut := run(t, engineProgram, "event", "--socket-dir", dir, "--index", "1", "--msg", "disk on fire", "--sequence", "42")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "sequence 42 status 0\n", out)
 	s = status(t, dir)
@@ -126,28 +117,28 @@ func TestEnginesEndToEnd(t *testing.T) {
 	assert.EqualValues(t, 2, started)
 
 	// Engine 0 dies: unavailable. It restarts: ready again.
-	e0.stop(t, syscall.SIGKILL)
+	e0.Stop(t, syscall.SIGKILL)
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "unavailable") }, waitFor, tick)
 	logged(t, srv, `msg="engine unavailable" index=0`)
 	e0b := startEngine(t, dir, 0)
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, waitFor, tick)
-	assert.Equal(t, e0b.cmd.Process.Pid, status(t, dir).Engines[0].PID)
+	assert.Equal(t, e0b.PID(), status(t, dir).Engines[0].PID)
 
 	// SIGTERM: each ready engine is prepared for shutdown, the server
 	// exits 0 and removes its socket.
-	require.Equal(t, 0, srv.stop(t, syscall.SIGTERM), srv.stderr.String())
-	assert.True(t, strings.HasPrefix(srv.readNotify(t), "STOPPING=1"))
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM), srv.Stderr.String())
+	assert.True(t, strings.HasPrefix(srv.ReadNotify(t), "STOPPING=1"))
 	_, err = os.Lstat(socket)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the server's socket is removed")
-	for _, e := range []*proc{e0b, e1} {
+	for _, e := range []*daemontest.Process{e0b, e1} {
 		logged(t, e, `msg="prep shutdown"`)
 	}
-	assert.Contains(t, srv.stderr.String(), "server stopped")
+	assert.Contains(t, srv.Stderr.String(), "server stopped")
 
 	// The engines exit 0 on SIGTERM and remove their sockets.
-	for i, e := range []*proc{e0b, e1} {
-		require.Equal(t, 0, e.stop(t, syscall.SIGTERM), e.stderr.String())
-		assert.Contains(t, e.stderr.String(), "prepared_for_shutdown=true")
+	for i, e := range []*daemontest.Process{e0b, e1} {
+		require.Equal(t, 0, e.Stop(t, syscall.SIGTERM), e.Stderr.String())
+		assert.Contains(t, e.Stderr.String(), "prepared_for_shutdown=true")
 		_, err := os.Lstat(filepath.Join(dir, "daos_engine"+strconv.Itoa(i)+".sock"))
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	}
@@ -156,39 +147,38 @@ func TestEnginesEndToEnd(t *testing.T) {
 // TestEngineWaitsForServer: an engine started before the server notifies
 // once the server is up; an engine alone exits 0 on SIGTERM.
 func TestEngineWaitsForServer(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	e := startEngine(t, dir, 3)
 	logged(t, e, "waiting for the server")
-	srv := startServer(t, procOptions{}, "--config", writeConfig(t, dir))
+	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir))
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "ready") }, waitFor, tick)
-	require.Equal(t, 0, e.stop(t, syscall.SIGTERM), e.stderr.String())
+	require.Equal(t, 0, e.Stop(t, syscall.SIGTERM), e.Stderr.String())
 	// Its socket is gone: the server sees it stopped.
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "stopped") }, waitFor, tick)
-	require.Equal(t, 0, srv.stop(t, syscall.SIGINT))
-	assert.NotContains(t, e.stderr.String(), "prep shutdown", "a stopped engine is not prepared")
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGINT))
+	assert.NotContains(t, e.Stderr.String(), "prep shutdown", "a stopped engine is not prepared")
 
-	alone := startEngine(t, tempDir(t), 0)
+	alone := startEngine(t, daemontest.SocketDir(t), 0)
 	logged(t, alone, "waiting for the server")
-	require.Equal(t, 0, alone.stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, alone.Stop(t, syscall.SIGTERM))
 }
 
 // TestCredentialFromRealAgent: a credential that a running drpc-agent
 // issued validates (401); altered ones fail, each with its own status.
 func TestCredentialFromRealAgent(t *testing.T) {
-	buildAgent(t)
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	keys := filepath.Join(dir, "keys")
 	require.NoError(t, os.Mkdir(keys, 0o755))
-	key := filepath.Join(tempDir(t), "agent.key")
-	code, _, errOut := run(t, agentBin, "gen-key", "--type", "ed25519", "--out", key)
+	key := filepath.Join(daemontest.SocketDir(t), "agent.key")
+	code, _, errOut := run(t, agentProgram, "gen-key", "--type", "ed25519", "--out", key)
 	require.Equal(t, 0, code, errOut)
 	pub, err := os.ReadFile(key + ".pub")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(keys, "agent.pub"), pub, 0o644))
 
 	agentDir := filepath.Join(dir, "agent")
-	agent := startProc(t, agentBin, procOptions{notify: true}, "start", "--key", key, "--runtime-dir", agentDir)
-	require.True(t, strings.HasPrefix(agent.readNotify(t), "READY=1"))
+	agent := daemontest.Start(t, agentProgram.Path(t), daemontest.ProcessOptions{Notify: true}, "start", "--key", key, "--runtime-dir", agentDir)
+	agent.WaitReady(t)
 	ctx := context.Background()
 	aconn := drpc.NewClientConnection(filepath.Join(agentDir, "daos_agent.sock"))
 	require.NoError(t, aconn.Connect(ctx))
@@ -199,7 +189,7 @@ func TestCredentialFromRealAgent(t *testing.T) {
 	cred := got.GetCred()
 	require.Equal(t, "agent", cred.GetOrigin())
 
-	srv := startServer(t, procOptions{}, "--config", writeConfig(t, dir, "credential_max_age: 2s"))
+	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir, "credential_max_age: 2s"))
 	sconn := drpc.NewClientConnection(filepath.Join(dir, "daos_server.sock"))
 	require.NoError(t, sconn.Connect(ctx))
 	defer sconn.Close()
@@ -238,8 +228,8 @@ func TestCredentialFromRealAgent(t *testing.T) {
 	require.Eventually(t, func() bool { return validate(cred).GetStatus() == -1011 }, 6*time.Second, 100*time.Millisecond)
 	logged(t, srv, `msg="credential refused" status=-1011 der=DER_TIMEDOUT origin=agent`)
 
-	require.Equal(t, 0, srv.stop(t, syscall.SIGTERM))
-	require.Equal(t, 0, agent.stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, agent.Stop(t, syscall.SIGTERM))
 }
 
 // TestSocketActivation: started as systemd starts a socket-activated
@@ -247,43 +237,33 @@ func TestCredentialFromRealAgent(t *testing.T) {
 // its pid), the server serves that socket and leaves its file at exit; a
 // stream socket is refused.
 func TestSocketActivation(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	path := filepath.Join(dir, "daos_server.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	f, err := ln.File()
-	require.NoError(t, err)
-	require.NoError(t, ln.Close())
-	staleSocket(t, filepath.Join(dir, "daos_engine5.sock"))
+	f := daemontest.ListenerFile(t, "unixpacket", path)
+	daemontest.StaleSocket(t, filepath.Join(dir, "daos_engine5.sock"))
 
 	cfg := writeConfig(t, dir)
-	srv := startServer(t, procOptions{activate: []*os.File{f}}, "--config", cfg)
+	srv := startServer(t, daemontest.ProcessOptions{Activate: []*os.File{f}}, "--config", cfg)
 	require.NoError(t, f.Close())
 	logged(t, srv, "activated=true")
-	_, err = os.Lstat(filepath.Join(dir, "daos_engine5.sock"))
+	_, err := os.Lstat(filepath.Join(dir, "daos_engine5.sock"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "stale engine sockets are still removed")
 
 	e := startEngine(t, dir, 0)
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, waitFor, tick)
-	require.Equal(t, 0, srv.stop(t, syscall.SIGTERM), srv.stderr.String())
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM), srv.Stderr.String())
 	st, err := os.Lstat(path)
 	require.NoError(t, err, "the socket file belongs to systemd and stays")
 	assert.Equal(t, os.ModeSocket, st.Mode().Type())
 	logged(t, e, `msg="prep shutdown"`)
-	require.Equal(t, 0, e.stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, e.Stop(t, syscall.SIGTERM))
 
 	// A stream socket is refused, with what to fix.
-	stream, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "stream.sock"), Net: "unix"})
-	require.NoError(t, err)
-	defer stream.Close()
-	sf, err := stream.File()
-	require.NoError(t, err)
-	defer sf.Close()
-	bad := startProc(t, serverBin, procOptions{activate: []*os.File{sf}}, "start", "--config", cfg)
-	assert.Equal(t, 1, bad.wait(t))
-	assert.Contains(t, bad.stderr.String(), "SOCK_STREAM")
-	assert.Contains(t, bad.stderr.String(), "ListenSequentialPacket=")
+	sf := daemontest.ListenerFile(t, "unix", filepath.Join(dir, "stream.sock"))
+	bad := daemontest.Start(t, serverProgram.Path(t), daemontest.ProcessOptions{Activate: []*os.File{sf}}, "start", "--config", cfg)
+	assert.Equal(t, 1, bad.Wait(t))
+	assert.Contains(t, bad.Stderr.String(), "SOCK_STREAM")
+	assert.Contains(t, bad.Stderr.String(), "ListenSequentialPacket=")
 	_, err = os.Lstat(filepath.Join(dir, "daos_server.sock"))
 	assert.NoError(t, err, "the refused start leaves the socket as it was")
 }
@@ -291,7 +271,7 @@ func TestSocketActivation(t *testing.T) {
 // TestBadStarts: each bad start exits non-zero with one line naming the
 // cause, and leaves nothing behind.
 func TestBadStarts(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	empty := filepath.Join(dir, "empty")
 	require.NoError(t, os.Mkdir(empty, 0o755))
 	missing := filepath.Join(dir, "missing")
@@ -308,7 +288,7 @@ func TestBadStarts(t *testing.T) {
 
 	busy := filepath.Join(dir, "busy")
 	require.NoError(t, os.Mkdir(busy, 0o755))
-	live := startServer(t, procOptions{}, "--socket-dir", busy, "--keys-dir", dir)
+	live := startServer(t, daemontest.ProcessOptions{}, "--socket-dir", busy, "--keys-dir", dir)
 
 	tests := []struct {
 		name string
@@ -323,7 +303,7 @@ func TestBadStarts(t *testing.T) {
 		{"index listed twice", []string{"start", "--socket-dir", empty, "--config", twice}, 1, []string{"engines[1]: index 1 is listed twice"}},
 		{"missing config", []string{"start", "--config", filepath.Join(dir, "none.yaml")}, 1, []string{"none.yaml: no such file"}},
 		{"a live server", []string{"start", "--socket-dir", busy}, 1,
-			[]string{filepath.Join(busy, "daos_server.sock"), "process " + strconv.Itoa(live.cmd.Process.Pid) + " (drpc-server)", "another --socket-dir"}},
+			[]string{filepath.Join(busy, "daos_server.sock"), "process " + strconv.Itoa(live.PID()) + " (drpc-server)", "another --socket-dir"}},
 		{"bad metrics addr", []string{"start", "--socket-dir", empty, "--metrics-addr", "9191"}, 1, []string{"metrics_addr", "HOST:PORT"}},
 		{"bad log level", []string{"start", "--socket-dir", empty, "--log-level", "loud"}, 1, []string{"log_level", `"loud"`}},
 		{"unknown flag", []string{"start", "--nope"}, 2, []string{"unknown flag: --nope"}},
@@ -332,7 +312,7 @@ func TestBadStarts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := run(t, serverBin, tc.args...)
+			code, _, stderr := run(t, serverProgram, tc.args...)
 			assert.Equal(t, tc.code, code, stderr)
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line on stderr: %q", stderr)
 			assert.True(t, strings.HasPrefix(stderr, "drpc-server: "), stderr)
@@ -348,18 +328,18 @@ func TestBadStarts(t *testing.T) {
 	}
 	// The live server is untouched.
 	assert.NotEmpty(t, status(t, busy).Server.Socket)
-	require.Equal(t, 0, live.stop(t, syscall.SIGINT))
+	require.Equal(t, 0, live.Stop(t, syscall.SIGINT))
 }
 
 func TestVersionAndConfigDump(t *testing.T) {
-	code, stdout, stderr := run(t, serverBin, "version")
+	code, stdout, stderr := run(t, serverProgram, "version")
 	require.Equal(t, 0, code, stderr)
 	assert.True(t, strings.HasPrefix(stdout, "drpc-server "), stdout)
 	assert.Contains(t, stdout, "github.com/cc532012/drpc/server")
 
-	cfg := filepath.Join(tempDir(t), "server.yaml")
+	cfg := filepath.Join(daemontest.SocketDir(t), "server.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("engines:\n  - index: 0\n    rank: 3\nmax_events: 10\n"), 0o644))
-	code, stdout, stderr = run(t, serverBin, "config", "dump", "--config", cfg, "--socket-dir", "/run/x", "--keys-dir", "/k", "--log-format", "json")
+	code, stdout, stderr = run(t, serverProgram, "config", "dump", "--config", cfg, "--socket-dir", "/run/x", "--keys-dir", "/k", "--log-format", "json")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, `socket_dir: /run/x
 keys_dir: /k
@@ -380,17 +360,17 @@ metrics_addr: ""
 
 // TestStatusText: the text form of status shows the engines and events.
 func TestStatusText(t *testing.T) {
-	dir := tempDir(t)
-	srv := startServer(t, procOptions{}, "--config", writeConfig(t, dir))
+	dir := daemontest.SocketDir(t)
+	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir))
 	e := startEngine(t, dir, 2)
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 2, "ready") }, waitFor, tick)
-	code, _, errOut := run(t, engineBin, "event", "--socket-dir", dir, "--index", "2", "--msg", "fan failed")
+	code, _, errOut := run(t, engineProgram, "event", "--socket-dir", dir, "--index", "2", "--msg", "fan failed")
 	require.Equal(t, 0, code, errOut)
-	code, out, errOut := run(t, serverBin, "status", "--socket-dir", dir)
+	code, out, errOut := run(t, serverProgram, "status", "--socket-dir", dir)
 	require.Equal(t, 0, code, errOut)
-	for _, want := range []string{"server: pid " + strconv.Itoa(srv.cmd.Process.Pid), "engines: 1", "INDEX", "ready", filepath.Join(dir, "daos_engine2.sock"), "fan failed"} {
+	for _, want := range []string{"server: pid " + strconv.Itoa(srv.PID()), "engines: 1", "INDEX", "ready", filepath.Join(dir, "daos_engine2.sock"), "fan failed"} {
 		assert.Contains(t, out, want)
 	}
-	require.Equal(t, 0, srv.stop(t, syscall.SIGTERM))
-	require.Equal(t, 0, e.stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM))
+	require.Equal(t, 0, e.Stop(t, syscall.SIGTERM))
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"time"
 
@@ -32,37 +33,19 @@ second, and prepares it for shutdown when it stops.
 
 // newRoot builds the command tree.
 func newRoot() *cobra.Command {
-	root := cli.NewRoot("drpc-server", "dRPC server daemon: engines, RAS events and credential validation", long)
-	g := cli.AddGlobalFlags(root)
-
 	var sf startFlags
-	load := func(cmd *cobra.Command) (server.Config, error) {
-		cfg := server.DefaultConfig()
-		if err := g.LoadConfig(&cfg); err != nil {
-			return cfg, err
-		}
-		g.Apply(cmd, &cfg.Common)
-		sf.apply(cmd, &cfg)
-		return cfg, cfg.Validate()
-	}
-
-	start := &cobra.Command{
-		Use:   "start",
-		Short: "Serve engines and clients until SIGINT or SIGTERM",
-		Args:  cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			log, err := cfg.Logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
+	root, g := cli.NewDaemon(cli.Daemon[server.Config]{
+		Name:       "drpc-server",
+		Short:      "dRPC server daemon: engines, RAS events and credential validation",
+		Long:       long,
+		StartShort: "Serve engines and clients until SIGINT or SIGTERM",
+		Defaults:   server.DefaultConfig,
+		AddFlags:   func(fs *cli.FlagSet) { sf.add(fs, true) },
+		ApplyFlags: sf.apply,
+		Start: func(cmd *cobra.Command, cfg server.Config, log *slog.Logger) error {
 			return server.Run(cmd.Context(), cfg, server.RunOptions{Options: server.Options{Logger: log}, Stdout: cmd.OutOrStdout()})
 		},
-	}
-	sf.add(start.Flags(), true)
+	})
 
 	var asJSON bool
 	var statusFlags startFlags
@@ -90,14 +73,7 @@ func newRoot() *cobra.Command {
 	}
 	statusFlags.add(status.Flags(), false)
 	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON: {server, engines: [{index, rank, state, ...}], events: [...]}")
-
-	dump := cli.ConfigDumpCommand(func(cmd *cobra.Command) (any, error) {
-		cfg, err := load(cmd)
-		return cfg, err
-	})
-	sf.add(dump.Flags(), true)
-
-	root.AddCommand(start, status, cli.VersionCommand(), cli.ConfigCommand(dump))
+	root.AddCommand(status)
 	return root
 }
 

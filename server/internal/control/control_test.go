@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
@@ -20,18 +21,9 @@ import (
 
 func client(t *testing.T, svc *Service) controlv1drpc.ControlServiceClient {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "dc")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := drpc.NewDomainSocketServer(filepath.Join(dir, "daos_server.sock"))
-	require.NoError(t, err)
-	require.NoError(t, s.RegisterRPCModule(svc.Module()))
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	conn := drpc.NewClientConnection(s.SocketPath())
-	require.NoError(t, conn.Connect(context.Background()))
-	t.Cleanup(func() { conn.Close() })
-	return controlv1drpc.NewControlServiceClient(conn)
+	path := filepath.Join(daemontest.SocketDir(t), "daos_server.sock")
+	daemontest.Serve(t, path, []drpc.Module{svc.Module()})
+	return controlv1drpc.NewControlServiceClient(daemontest.Connect(t, path))
 }
 
 func TestGetStatus(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
 	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
@@ -73,7 +74,7 @@ func TestBackoff(t *testing.T) {
 // TestLateEngine: an engine whose socket appears only after 300 ms is
 // reached: the call is retried while the socket is missing.
 func TestLateEngine(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	path := enginePath(dir, 0)
 	rec := &records{}
 	c := NewCaller(CallerOptions{Logger: slog.New(rec)})
@@ -127,7 +128,7 @@ func (e *echo) Echo(ctx context.Context, _ *drpc.Session, req *testv1.EchoReques
 func TestSentRequestRetriedOnlyIfIdempotent(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	path := enginePath(dir, 7)
 	e := &echo{release: release}
 	f := startEngine(t, path, &fakeEngine{hang: hangFirst(release)}, testv1drpc.NewTestServiceModule(e))
@@ -173,7 +174,7 @@ func TestSentRequestRetriedOnlyIfIdempotent(t *testing.T) {
 // the engine, the method and the attempts, and are retried only while the
 // engine may still come.
 func TestCallErrors(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	unimplemented := filepath.Join(dir, "daos_engine1.sock")
 	startEngine(t, unimplemented, nil, testv1drpc.NewTestServiceModule(&echo{}))
 	file := filepath.Join(dir, "file")
@@ -225,7 +226,7 @@ func TestCallErrors(t *testing.T) {
 // policy's CallTimeout.
 func TestNoDeadline(t *testing.T) {
 	c := NewCaller(CallerOptions{Policy: Policy{CallTimeout: 100 * time.Millisecond}})
-	err := c.Call(context.Background(), Target{Name: "engine 1", Socket: filepath.Join(tempDir(t), "none.sock")},
+	err := c.Call(context.Background(), Target{Name: "engine 1", Socket: filepath.Join(daemontest.SocketDir(t), "none.sock")},
 		mgmtv1drpc.MgmtServicePingRankMethod, &mgmtv1.PingRankReq{}, &mgmtv1.DaosResp{})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -248,7 +249,7 @@ func TestBadRequest(t *testing.T) {
 // Caller does) against a ping on a connection kept open, which the package
 // documentation weighs.
 func BenchmarkCall(b *testing.B) {
-	dir := tempDir(b)
+	dir := daemontest.SocketDir(b)
 	path := enginePath(dir, 0)
 	startEngine(b, path, &fakeEngine{})
 	ctx := context.Background()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,18 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )
-
-// tempDir is a temp directory with a short path (socket paths are limited).
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "de")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 // fakeEngine serves the mgmt module and counts its calls.
 type fakeEngine struct {
@@ -67,20 +58,12 @@ func (f *fakeEngine) PingRank(ctx context.Context, _ *drpc.Session, _ *mgmtv1.Pi
 // startEngine serves f on path until the test ends.
 func startEngine(t testing.TB, path string, f *fakeEngine, modules ...drpc.Module) *fakeEngine {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(path)
-	require.NoError(t, err)
 	if f != nil {
-		require.NoError(t, srv.RegisterRPCModule(mgmtv1drpc.NewMgmtServiceModule(f)))
-	}
-	for _, m := range modules {
-		require.NoError(t, srv.RegisterRPCModule(m))
-	}
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { stop(srv) })
-	if f == nil {
+		modules = append([]drpc.Module{mgmtv1drpc.NewMgmtServiceModule(f)}, modules...)
+	} else {
 		f = &fakeEngine{}
 	}
-	f.srv = srv
+	f.srv = daemontest.Serve(t, path, modules)
 	return f
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cc532012/drpc/daemon/daemontest"
 )
 
 const (
@@ -57,7 +59,7 @@ func stateIs(r *Registry, index uint32, want State) func() bool {
 // stopped; answering or notifying again makes it ready; Shutdown prepares
 // the ready engines and refuses new ones.
 func TestRegistryLifecycle(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	rec := &records{}
 	r := newTestRegistry(t, map[uint32]uint32{1: 11}, slog.New(rec))
 
@@ -118,7 +120,7 @@ func TestRegistryLifecycle(t *testing.T) {
 // TestShutdownSkipsUnavailable: only ready engines are prepared, and one
 // that does not answer is reported without holding the others.
 func TestShutdownSkipsUnavailable(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	r := newTestRegistry(t, nil, nil)
 	gone := startEngineLeavingSocket(t, enginePath(dir, 0), &fakeEngine{})
 	ok := startEngine(t, enginePath(dir, 1), &fakeEngine{})
@@ -138,7 +140,7 @@ func TestShutdownSkipsUnavailable(t *testing.T) {
 // TestSocketTakenOver: an engine of another index that notifies with the
 // socket of a known engine replaces it.
 func TestSocketTakenOver(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	r := newTestRegistry(t, nil, nil)
 	startEngine(t, enginePath(dir, 0), &fakeEngine{})
 	require.NoError(t, r.Ready(Info{Index: 0, Socket: enginePath(dir, 0)}))

@@ -12,18 +12,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
-
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dk")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 var identity = auth.Identity{User: "alice", Group: "staff", Groups: []string{"wheel"}, Host: "node1.example"}
 
@@ -48,7 +41,7 @@ func sign(t *testing.T, s *auth.Signer, origin string, stamp time.Time) *authv1.
 }
 
 func TestValidate(t *testing.T) {
-	keys := tempDir(t)
+	keys := daemontest.SocketDir(t)
 	now := time.Now()
 	ed := keyPair(t, keys, "agent", auth.KeyEd25519, 0)
 	rsaSigner := keyPair(t, keys, "rsa-agent", auth.KeyRSA, 2048)
@@ -153,18 +146,12 @@ func TestStatusesDistinct(t *testing.T) {
 
 // TestOverTheSocket: the module answers 401 over a real socket.
 func TestOverTheSocket(t *testing.T) {
-	keys := tempDir(t)
+	keys := daemontest.SocketDir(t)
 	signer := keyPair(t, keys, "agent", auth.KeyEd25519, 0)
 	svc := New(Options{KeysDir: keys})
-	srv, err := drpc.NewDomainSocketServer(filepath.Join(tempDir(t), "daos_server.sock"))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(svc.Module()))
-	require.NoError(t, srv.Start(context.Background()))
-	defer srv.Shutdown(context.Background())
-	conn := drpc.NewClientConnection(srv.SocketPath())
-	require.NoError(t, conn.Connect(context.Background()))
-	defer conn.Close()
-	client := authv1drpc.NewSecurityServiceClient(conn)
+	path := filepath.Join(daemontest.SocketDir(t), "daos_server.sock")
+	daemontest.Serve(t, path, []drpc.Module{svc.Module()})
+	client := authv1drpc.NewSecurityServiceClient(daemontest.Connect(t, path))
 
 	cred := sign(t, signer, "agent", time.Now())
 	resp, err := client.ValidateCredentials(context.Background(), &authv1.ValidateCredReq{Cred: cred})
@@ -183,7 +170,7 @@ func TestOverTheSocket(t *testing.T) {
 // TestPathLikeOriginOpensNothing: the origin is refused before any file
 // is opened, even when the file it names exists and is a valid key.
 func TestPathLikeOriginOpensNothing(t *testing.T) {
-	root := tempDir(t)
+	root := daemontest.SocketDir(t)
 	keys := filepath.Join(root, "keys")
 	require.NoError(t, os.Mkdir(keys, 0o755))
 	signer := keyPair(t, root, "outside", auth.KeyEd25519, 0) // root/outside.pub, a valid key

@@ -10,12 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cc532012/drpc/daemon/sockowner"
 )
 
 // Errors of the start-up checks; test with errors.Is.
@@ -153,41 +151,5 @@ func (e *inUseError) Unwrap() error { return ErrSocketInUse }
 
 // socketInUse describes the process that listens on path.
 func socketInUse(path string) error {
-	who := "another process"
-	if pid, err := listenerPID(path); err == nil && pid > 0 {
-		who = "process " + strconv.Itoa(int(pid))
-		if b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/comm"); err == nil {
-			who += " (" + strings.TrimSpace(string(b)) + ")"
-		}
-	}
-	return &inUseError{path: path, who: who}
-}
-
-// listenerPID returns the pid of the process that listens on the socket at
-// path: for a connection to a listening socket, the kernel records the
-// listener's credentials, which SO_PEERCRED returns.
-func listenerPID(path string) (int32, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unixpacket", path)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	raw, err := c.(*net.UnixConn).SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if cerr != nil {
-		return 0, cerr
-	}
-	return cred.Pid, nil
+	return &inUseError{path: path, who: sockowner.Describe(path)}
 }

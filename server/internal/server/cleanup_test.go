@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,48 +11,25 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cc532012/drpc/daemon/daemontest"
 )
-
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dv")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// staleSocket leaves a socket file at path that nobody listens on.
-func staleSocket(t *testing.T, path string) {
-	t.Helper()
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close())
-}
-
-// liveSocket listens at path until the test ends.
-func liveSocket(t *testing.T, path string) {
-	t.Helper()
-	ln, err := net.Listen("unixpacket", path)
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-}
 
 // TestCleanSocketDir: start-up removes exactly the previous run's stale
 // sockets, daos_server.sock and daos_engine*.sock, and nothing else.
 func TestCleanSocketDir(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	p := func(name string) string { return filepath.Join(dir, name) }
-	staleSocket(t, p("daos_server.sock"))
-	staleSocket(t, p("daos_engine0.sock"))
-	staleSocket(t, p("daos_engine12.sock"))
-	staleSocket(t, p("other.sock"))
-	staleSocket(t, p("daos_engine0.sock.old"))
-	liveSocket(t, p("daos_engine1.sock"))
+	daemontest.StaleSocket(t, p("daos_server.sock"))
+	daemontest.StaleSocket(t, p("daos_engine0.sock"))
+	daemontest.StaleSocket(t, p("daos_engine12.sock"))
+	daemontest.StaleSocket(t, p("other.sock"))
+	daemontest.StaleSocket(t, p("daos_engine0.sock.old"))
+	daemontest.LiveSocket(t, p("daos_engine1.sock"))
 	require.NoError(t, os.WriteFile(p("daos_server.sock.bak"), []byte("keep"), 0o600))
 	require.NoError(t, os.WriteFile(p("daos_engine3.sock"), []byte("a regular file"), 0o600))
 	require.NoError(t, os.Mkdir(p("daos_engine9.sock"), 0o755))
-	staleSocket(t, p("target.sock"))
+	daemontest.StaleSocket(t, p("target.sock"))
 	require.NoError(t, os.Symlink(p("target.sock"), p("daos_engine2.sock")))
 
 	res, err := cleanSocketDir(dir, "", slog.New(slog.DiscardHandler))
@@ -95,10 +71,10 @@ func TestCleanSocketDir(t *testing.T) {
 // TestCleanSocketDirLiveServer: a server that answers on daos_server.sock
 // is an error naming the socket and the process, and nothing is removed.
 func TestCleanSocketDirLiveServer(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	server := filepath.Join(dir, "daos_server.sock")
-	liveSocket(t, server)
-	staleSocket(t, filepath.Join(dir, "daos_engine0.sock"))
+	daemontest.LiveSocket(t, server)
+	daemontest.StaleSocket(t, filepath.Join(dir, "daos_engine0.sock"))
 
 	_, err := cleanSocketDir(dir, "", slog.New(slog.DiscardHandler))
 	require.ErrorIs(t, err, ErrSocketInUse)
@@ -116,7 +92,7 @@ func TestCleanSocketDirLiveServer(t *testing.T) {
 }
 
 func TestCheckSocketDir(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	file := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
 	ensure := func(created bool) func(string) (bool, error) {
@@ -164,7 +140,7 @@ func TestCheckSocketDir(t *testing.T) {
 // TestStartRefusesLiveServer: Start fails on a socket directory where a
 // server listens, and leaves it as it was.
 func TestStartRefusesLiveServer(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	first := newServer(t, dir, nil)
 	require.NoError(t, first.Start(context.Background()))
 	second, err := New(testConfig(dir), Options{})

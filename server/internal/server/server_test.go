@@ -22,6 +22,7 @@ import (
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
 	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
@@ -133,7 +134,7 @@ func notify(ctx context.Context, socket string, f *fakeEngine) error {
 // an event, the status in both forms, then Shutdown prepares both engines
 // and removes the socket.
 func TestServerInProcess(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	rank := uint32(10)
 	s := newServer(t, dir, func(c *Config) {
 		c.Engines = []EngineConfig{{Index: 0, Rank: &rank}, {Index: 1}}
@@ -197,7 +198,7 @@ func TestServerInProcess(t *testing.T) {
 
 // TestStatusNotRunning: status without a server says so.
 func TestStatusNotRunning(t *testing.T) {
-	_, err := FetchStatus(context.Background(), filepath.Join(tempDir(t), SocketName))
+	_, err := FetchStatus(context.Background(), filepath.Join(daemontest.SocketDir(t), SocketName))
 	require.ErrorIs(t, err, ErrNotRunning)
 	assert.Contains(t, err.Error(), "start the server")
 }
@@ -205,7 +206,7 @@ func TestStatusNotRunning(t *testing.T) {
 // TestConcurrentCalls: under -race, 100 concurrent validations and events
 // while engines come and go.
 func TestConcurrentCalls(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	keys := filepath.Join(dir, "keys")
 	require.NoError(t, os.Mkdir(keys, 0o755))
 	key, err := auth.GenerateKey(auth.KeyEd25519, 0)
@@ -358,7 +359,7 @@ func TestExampleConfig(t *testing.T) {
 // TestBadStartLeavesNothing: a start that fails after creating the
 // default directory removes it.
 func TestBadStartLeavesNothing(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	s := newServer(t, filepath.Join(dir, "run"), func(c *Config) { c.MetricsAddr = "256.0.0.1:1" })
 	err := s.Start(context.Background())
 	require.Error(t, err)

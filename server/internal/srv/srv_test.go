@@ -14,18 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	"github.com/cc532012/drpc/server/internal/engine"
 )
-
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ds")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 // fakeRegistry records the engines that notified.
 type fakeRegistry struct {
@@ -53,15 +46,9 @@ func (r *fakeRegistry) list() []engine.Info {
 // serve registers svc on a server in dir and returns a client of it.
 func serve(t *testing.T, dir string, svc *Service) srvv1drpc.SrvServiceClient {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, "daos_server.sock"))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(svc.Module()))
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	conn := drpc.NewClientConnection(srv.SocketPath())
-	require.NoError(t, conn.Connect(context.Background()))
-	t.Cleanup(func() { conn.Close() })
-	return srvv1drpc.NewSrvServiceClient(conn)
+	path := filepath.Join(dir, "daos_server.sock")
+	daemontest.Serve(t, path, []drpc.Module{svc.Module()})
+	return srvv1drpc.NewSrvServiceClient(daemontest.Connect(t, path))
 }
 
 // listen makes a listening socket at path.
@@ -73,8 +60,8 @@ func listen(t *testing.T, path string) {
 }
 
 func TestNotifyReady(t *testing.T) {
-	dir := tempDir(t)
-	other := tempDir(t)
+	dir := daemontest.SocketDir(t)
+	other := daemontest.SocketDir(t)
 	for _, p := range []string{filepath.Join(dir, "daos_engine0.sock"), filepath.Join(dir, "daos_engine1.sock"), filepath.Join(other, "daos_engine0.sock")} {
 		listen(t, p)
 	}
@@ -139,7 +126,7 @@ func TestNotifyReady(t *testing.T) {
 
 // serveDir serves svc on a socket of its own directory.
 func serveDir(t *testing.T, svc *Service) srvv1drpc.SrvServiceClient {
-	return serve(t, tempDir(t), svc)
+	return serve(t, daemontest.SocketDir(t), svc)
 }
 
 func TestClusterEvent(t *testing.T) {
@@ -178,16 +165,11 @@ func TestClusterEvent(t *testing.T) {
 }
 
 func TestOtherMethodsUnknown(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	svc := New(Options{SocketDir: dir, Registry: &fakeRegistry{}})
-	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, "s.sock"))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(svc.Module()))
-	require.NoError(t, srv.Start(context.Background()))
-	defer srv.Shutdown(context.Background())
-	conn := drpc.NewClientConnection(srv.SocketPath())
-	require.NoError(t, conn.Connect(context.Background()))
-	defer conn.Close()
+	path := filepath.Join(dir, "s.sock")
+	daemontest.Serve(t, path, []drpc.Module{svc.Module()})
+	conn := daemontest.Connect(t, path)
 	for _, method := range []int32{303, 305, 306, 309, 310, 311} {
 		resp, err := conn.SendMsg(context.Background(), &drpc.Call{Module: 3, Method: method})
 		require.NoError(t, err)

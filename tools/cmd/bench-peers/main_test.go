@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cc532012/drpc/daemon/daemontest"
 )
 
 // asMainEnv makes the test binary run as bench-peers itself, so that the
@@ -35,23 +36,13 @@ func runProgram(t *testing.T, args ...string) (int, string, string, *report) {
 	require.NoError(t, err)
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	cmd := exec.Command(exe, append(args, "-json", jsonPath)...)
-	cmd.Env = append(os.Environ(), asMainEnv+"=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	code := 0
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	cmd.Env = daemontest.CleanEnv(asMainEnv + "=1")
+	r := daemontest.Run(t, cmd)
 	var rep report
-	data, rerr := os.ReadFile(jsonPath)
-	require.NoError(t, rerr, "no JSON report; stderr:\n%s", stderr.String())
+	data, err := os.ReadFile(jsonPath)
+	require.NoError(t, err, "no JSON report; stderr:\n%s", r.Stderr)
 	require.NoError(t, json.Unmarshal(data, &rep))
-	return code, stdout.String(), stderr.String(), &rep
+	return r.Code, r.Stdout, r.Stderr, &rep
 }
 
 func TestQuickRunEveryTransport(t *testing.T) {

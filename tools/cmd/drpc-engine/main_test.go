@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
@@ -37,32 +37,6 @@ const (
 	waitFor = 10 * time.Second
 	tick    = 5 * time.Millisecond
 )
-
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dg")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// buffer is a bytes.Buffer safe for the engine's goroutines.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // fakeServer serves the srv module on dir/daos_server.sock.
 type fakeServer struct {
@@ -99,25 +73,21 @@ func (f *fakeServer) notified() []*srvv1.NotifyReadyReq {
 
 func startFakeServer(t *testing.T, dir string, f *fakeServer) {
 	t.Helper()
-	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, serverSocket))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(srvv1drpc.NewSrvServiceModule(f)))
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	daemontest.Serve(t, filepath.Join(dir, serverSocket), []drpc.Module{srvv1drpc.NewSrvServiceModule(f)})
 }
 
 // engine is drpc-engine run in-process.
 type engine struct {
 	cancel context.CancelFunc
 	code   chan int
-	stderr *buffer
+	stderr *daemontest.SyncBuffer
 }
 
 func startEngine(t *testing.T, args ...string) *engine {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &engine{cancel: cancel, code: make(chan int, 1), stderr: &buffer{}}
-	go func() { e.code <- run(ctx, args, &buffer{}, e.stderr) }()
+	e := &engine{cancel: cancel, code: make(chan int, 1), stderr: &daemontest.SyncBuffer{}}
+	go func() { e.code <- run(ctx, args, &daemontest.SyncBuffer{}, e.stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -144,7 +114,7 @@ func (e *engine) stop(t *testing.T) int {
 // TestEngine: the engine notifies the server, serves 202/225/218 logging
 // each, remembers its rank, and stops cleanly.
 func TestEngine(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	srv := &fakeServer{}
 	startFakeServer(t, dir, srv)
 	e := startEngine(t, "--socket-dir", dir, "--index", "4")
@@ -196,7 +166,7 @@ func TestEngine(t *testing.T) {
 
 // TestEngineWaitsForServer: the server appears 300 ms after the engine.
 func TestEngineWaitsForServer(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	e := startEngine(t, "--socket-dir", dir, "--index", "0")
 	require.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "waiting for the server") }, waitFor, tick)
 	time.Sleep(300 * time.Millisecond)
@@ -209,10 +179,10 @@ func TestEngineWaitsForServer(t *testing.T) {
 // TestEngineRefused: a server that refuses notify ready stops the engine
 // with an error, and its socket is removed.
 func TestEngineRefused(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	startFakeServer(t, dir, &fakeServer{refuse: true})
-	var stderr buffer
-	code := run(context.Background(), []string{"--socket-dir", dir, "--index", "1"}, &buffer{}, &stderr)
+	var stderr daemontest.SyncBuffer
+	code := run(context.Background(), []string{"--socket-dir", dir, "--index", "1"}, &daemontest.SyncBuffer{}, &stderr)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr.String(), "drpc-engine: notify ready to the server on "+filepath.Join(dir, serverSocket))
 	_, err := os.Stat(filepath.Join(dir, "daos_engine1.sock"))
@@ -220,10 +190,10 @@ func TestEngineRefused(t *testing.T) {
 }
 
 func TestEvent(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	srv := &fakeServer{}
 	startFakeServer(t, dir, srv)
-	var out, errOut buffer
+	var out, errOut daemontest.SyncBuffer
 	code := run(context.Background(), []string{"event", "--socket-dir", dir, "--index", "2", "--msg", "fan failed", "--sequence", "7", "--severity", "3"}, &out, &errOut)
 	require.Equal(t, 0, code, errOut.String())
 	assert.Equal(t, "sequence 7 status 0\n", out.String())
@@ -240,15 +210,15 @@ func TestEvent(t *testing.T) {
 	srv.mu.Lock()
 	srv.evtStat = -1003
 	srv.mu.Unlock()
-	out, errOut = buffer{}, buffer{}
-	code = run(context.Background(), []string{"event", "--socket-dir", dir, "--msg", "x"}, &out, &errOut)
+	var out2, errOut2 daemontest.SyncBuffer
+	code = run(context.Background(), []string{"event", "--socket-dir", dir, "--msg", "x"}, &out2, &errOut2)
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "sequence 1 status -1003\n", out.String())
-	assert.Contains(t, errOut.String(), "the server refused the event: status -1003")
+	assert.Equal(t, "sequence 1 status -1003\n", out2.String())
+	assert.Contains(t, errOut2.String(), "the server refused the event: status -1003")
 }
 
 func TestUsage(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	tests := []struct {
 		name string
 		args []string
@@ -266,7 +236,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut buffer
+			var out, errOut daemontest.SyncBuffer
 			code := run(context.Background(), tc.args, &out, &errOut)
 			assert.Equal(t, tc.code, code, errOut.String())
 			assert.True(t, strings.HasPrefix(errOut.String(), "drpc-engine: "), errOut.String())
@@ -278,10 +248,10 @@ func TestUsage(t *testing.T) {
 // TestProcessSIGTERM: as a process, the engine exits 0 on SIGTERM alone
 // (no server, no 218) and removes its socket.
 func TestProcessSIGTERM(t *testing.T) {
-	dir := tempDir(t)
+	dir := daemontest.SocketDir(t)
 	cmd := exec.Command(os.Args[0], "--socket-dir", dir, "--index", "5")
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	stderr := &buffer{}
+	stderr := &daemontest.SyncBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
 	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
@@ -87,18 +87,13 @@ type apiServer struct {
 func startAPIServer(t *testing.T, opts ...drpc.ServerOption) *apiServer {
 	t.Helper()
 	a := &apiServer{socket: filepath.Join(socketDir(t), "api.sock"), srv: &srvImpl{}}
-	s, err := drpc.NewDomainSocketServer(a.socket, opts...)
-	require.NoError(t, err)
-	for _, m := range []drpc.Module{
+	s := daemontest.Serve(t, a.socket, []drpc.Module{
 		testv1drpc.NewTestServiceModule(echoImpl{}),
 		srvv1drpc.NewSrvServiceModule(a.srv),
 		mgmtv1drpc.NewMgmtServiceModule(&mgmtImpl{}),
 		authv1drpc.NewSecurityServiceModule(authv1drpc.UnimplementedSecurityServiceServer{}),
-	} {
-		require.NoError(t, s.RegisterRPCModule(m))
-	}
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() {
+	}, opts...)
+	t.Cleanup(func() { // runs before Serve's own, to check the shutdown
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		assert.NoError(t, s.Shutdown(ctx))

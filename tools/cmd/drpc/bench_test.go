@@ -8,22 +8,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/tools/cmd/drpc/internal/app"
 )
 
 // benchJSON runs bench --json and decodes its report, checking the fields
 // the issue names are there.
-func benchJSON(t *testing.T, args ...string) (app.BenchResult, result) {
+func benchJSON(t *testing.T, args ...string) (app.BenchResult, daemontest.Result) {
 	t.Helper()
 	r := tool(t, append([]string{"bench", "--json"}, args...)...)
 	var raw map[string]any
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &raw), "stdout %q stderr %q", r.stdout, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &raw), "stdout %q stderr %q", r.Stdout, r.Stderr)
 	for _, k := range []string{"calls", "calls_per_second", "p50_us", "p90_us", "p99_us", "max_us", "errors"} {
 		assert.Contains(t, raw, k)
 	}
 	assert.IsType(t, map[string]any{}, raw["errors"], "errors is an object")
 	var res app.BenchResult
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res))
 	return res, r
 }
 
@@ -43,8 +44,8 @@ func TestBenchEcho(t *testing.T) {
 
 	t.Run("4 connections for 1s", func(t *testing.T) {
 		res, r := benchJSON(t, "--socket", sock, "--conns", "4", "--duration", "1s", "--size", "1000")
-		require.Equal(t, 0, r.code, r.stderr)
-		assert.Empty(t, r.stderr, "no progress line when stderr is not a terminal")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		assert.Empty(t, r.Stderr, "no progress line when stderr is not a terminal")
 		assert.Positive(t, res.Calls)
 		assert.Positive(t, res.CallsPerSecond)
 		assert.Empty(t, res.Errors)
@@ -57,7 +58,7 @@ func TestBenchEcho(t *testing.T) {
 
 	t.Run("64 MiB bodies", func(t *testing.T) {
 		res, r := benchJSON(t, "--socket", sock, "--size", strconv.Itoa(app.MaxBody), "--duration", "100ms")
-		require.Equal(t, 0, r.code, r.stderr)
+		require.Equal(t, 0, r.Code, r.Stderr)
 		assert.Positive(t, res.Calls)
 		assert.Equal(t, app.MaxBody, res.BodyBytes)
 		assert.Empty(t, res.Errors)
@@ -65,12 +66,12 @@ func TestBenchEcho(t *testing.T) {
 
 	t.Run("text report", func(t *testing.T) {
 		r := tool(t, "bench", "--socket", sock, "--duration", "200ms", "--size", "0")
-		require.Equal(t, 0, r.code, r.stderr)
-		assert.Contains(t, r.stdout, "drpc.test.v1.TestService.Echo (module 0, method 1) on "+sock)
-		assert.Contains(t, r.stdout, "0-byte body, 1 connection,")
-		assert.Regexp(t, `calls: +[1-9][0-9]* \(`, r.stdout)
-		assert.Regexp(t, `latency \(µs\): min [0-9.]+  p50 [0-9.]+  p90 [0-9.]+  p99 [0-9.]+  p99\.9 [0-9.]+  max [0-9.]+`, r.stdout)
-		assert.Contains(t, r.stdout, "errors:       none")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		assert.Contains(t, r.Stdout, "drpc.test.v1.TestService.Echo (module 0, method 1) on "+sock)
+		assert.Contains(t, r.Stdout, "0-byte body, 1 connection,")
+		assert.Regexp(t, `calls: +[1-9][0-9]* \(`, r.Stdout)
+		assert.Regexp(t, `latency \(µs\): min [0-9.]+  p50 [0-9.]+  p90 [0-9.]+  p99 [0-9.]+  p99\.9 [0-9.]+  max [0-9.]+`, r.Stdout)
+		assert.Contains(t, r.Stdout, "errors:       none")
 	})
 }
 
@@ -83,7 +84,7 @@ func TestBenchGenerated(t *testing.T) {
 		// encoding does not fit.
 		for _, size := range []string{"0", "130", "16387"} {
 			res, r := benchJSON(t, "--socket", a.socket, "--size", size, "--duration", "100ms")
-			require.Equal(t, 0, r.code, r.stderr)
+			require.Equal(t, 0, r.Code, r.Stderr)
 			assert.Positive(t, res.Calls)
 			assert.Empty(t, res.Errors)
 			assert.Equal(t, size, strconv.Itoa(res.BodyBytes))
@@ -92,7 +93,7 @@ func TestBenchGenerated(t *testing.T) {
 
 	t.Run("another method with --data", func(t *testing.T) {
 		res, r := benchJSON(t, "--socket", a.socket, "--method", "mgmt.PingRank", "--data", `{"rank": 3}`, "--conns", "2", "--duration", "300ms")
-		require.Equal(t, 0, r.code, r.stderr)
+		require.Equal(t, 0, r.Code, r.Stderr)
 		assert.Positive(t, res.Calls)
 		assert.Equal(t, int32(225), res.Method)
 		assert.Equal(t, 2, res.BodyBytes)
@@ -102,7 +103,7 @@ func TestBenchGenerated(t *testing.T) {
 	t.Run("failed calls are counted by kind", func(t *testing.T) {
 		// PrepShutdown fails every second call.
 		res, r := benchJSON(t, "--socket", a.socket, "--method", "PrepShutdown", "--duration", "300ms")
-		require.Equal(t, 1, r.code, r.stderr)
+		require.Equal(t, 1, r.Code, r.Stderr)
 		assertOneLineError(t, r, "calls failed", "status_FAILURE")
 		assert.Positive(t, res.Calls)
 		assert.Positive(t, res.Errors["status_FAILURE"])
@@ -111,8 +112,8 @@ func TestBenchGenerated(t *testing.T) {
 
 	t.Run("a method the server does not serve stops at once", func(t *testing.T) {
 		r := tool(t, "bench", "--socket", a.socket, "--method", "ValidateCredentials", "--duration", "10s")
-		assert.Equal(t, 1, r.code)
+		assert.Equal(t, 1, r.Code)
 		assertOneLineError(t, r, "answered UNKNOWN_METHOD")
-		assert.Empty(t, r.stdout)
+		assert.Empty(t, r.Stdout)
 	})
 }

@@ -14,15 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
 
 // replyJSON splits call's output into the status line and the reply, which
 // it decodes as JSON.
-func replyJSON(t *testing.T, r result) (status string, reply map[string]any) {
+func replyJSON(t *testing.T, r daemontest.Result) (status string, reply map[string]any) {
 	t.Helper()
-	first, rest, _ := strings.Cut(r.stdout, "\n")
+	first, rest, _ := strings.Cut(r.Stdout, "\n")
 	require.NoError(t, json.Unmarshal([]byte(rest), &reply), "reply %q", rest)
 	return strings.TrimPrefix(first, "status: "), reply
 }
@@ -57,8 +58,8 @@ func TestCallEcho(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := toolWith(t, runOpts{stdin: tt.stdin}, append([]string{"call", "--socket", sock}, tt.args...)...)
-			require.Equal(t, 0, r.code, r.stderr)
-			assert.Empty(t, r.stderr)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			assert.Empty(t, r.Stderr)
 			status, reply := replyJSON(t, r)
 			assert.Equal(t, "SUCCESS", status)
 			got, err := base64.StdEncoding.DecodeString(reply["payload"].(string))
@@ -70,15 +71,15 @@ func TestCallEcho(t *testing.T) {
 
 	t.Run("raw bytes come back in hex", func(t *testing.T) {
 		r := tool(t, "call", "--socket", sock, "--module", "0", "--method", "1", "--hex", "deadbeef")
-		require.Equal(t, 0, r.code, r.stderr)
-		assert.Equal(t, "status: SUCCESS\ndeadbeef\n", r.stdout)
-		assert.Contains(t, r.stderr, "does not decode as drpc.test.v1.EchoResponse")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		assert.Equal(t, "status: SUCCESS\ndeadbeef\n", r.Stdout)
+		assert.Contains(t, r.Stderr, "does not decode as drpc.test.v1.EchoResponse")
 	})
 	t.Run("quiet", func(t *testing.T) {
 		r := tool(t, "call", "-q", "--socket", sock, "--method", "Echo", "--data", `{"payload": "`+hello+`"}`)
-		require.Equal(t, 0, r.code, r.stderr)
+		require.Equal(t, 0, r.Code, r.Stderr)
 		var reply map[string]any
-		require.NoError(t, json.Unmarshal([]byte(r.stdout), &reply))
+		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &reply))
 		assert.Equal(t, hello, reply["payload"])
 	})
 }
@@ -105,22 +106,22 @@ func TestCallGenerated(t *testing.T) {
 			a.srv.last = nil
 			a.srv.mu.Unlock()
 			r := tool(t, append([]string{"call", "--socket", a.socket, "--data", ready}, name...)...)
-			require.Equal(t, 0, r.code, r.stderr)
-			assert.Equal(t, "status: SUCCESS\n{}\n", r.stdout)
+			require.Equal(t, 0, r.Code, r.Stderr)
+			assert.Equal(t, "status: SUCCESS\n{}\n", r.Stdout)
 			assert.True(t, proto.Equal(want, a.srv.lastReady()), "server got %v", a.srv.lastReady())
 		})
 	}
 
 	t.Run("reply decoded as JSON", func(t *testing.T) {
 		r := tool(t, "call", "--socket", a.socket, "--method", "mgmt.PingRank", "--data", `{"rank": 7}`)
-		require.Equal(t, 0, r.code, r.stderr)
+		require.Equal(t, 0, r.Code, r.Stderr)
 		status, reply := replyJSON(t, r)
 		assert.Equal(t, "SUCCESS", status)
 		assert.Equal(t, -7.0, reply["status"])
 	})
 	t.Run("zero fields are shown", func(t *testing.T) {
 		r := tool(t, "call", "--socket", a.socket, "--method", "PingRank")
-		require.Equal(t, 0, r.code, r.stderr)
+		require.Equal(t, 0, r.Code, r.Stderr)
 		_, reply := replyJSON(t, r)
 		assert.Equal(t, 0.0, reply["status"])
 	})

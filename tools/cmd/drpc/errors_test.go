@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 )
 
@@ -31,10 +30,7 @@ func TestErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(regular, []byte("not a socket"), 0o644))
 
 	stale := filepath.Join(dir, "stale.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: stale, Net: "unixpacket"})
-	require.NoError(t, err)
-	ln.SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close())
+	daemontest.StaleSocket(t, stale)
 
 	stream := filepath.Join(dir, "stream.sock")
 	sl, err := net.Listen("unix", stream)
@@ -146,7 +142,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := toolWith(t, runOpts{stdin: tt.stdin}, tt.args...)
-			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			assert.Equal(t, tt.code, r.Code, "stderr: %s", r.Stderr)
 			assertOneLineError(t, r, tt.want...)
 		})
 	}
@@ -163,8 +159,8 @@ func TestRefusalReason(t *testing.T) {
 	require.NoError(t, err)
 
 	r := tool(t, "call", "--socket", api.socket, "--method", "Echo")
-	assert.Equal(t, 1, r.code)
-	assert.Equal(t, "status: FAILURE\n", r.stdout)
+	assert.Equal(t, 1, r.Code)
+	assert.Equal(t, "status: FAILURE\n", r.Stdout)
 	assertOneLineError(t, r, "answered FAILURE: dRPC server at "+api.socket+" serves its limit of 1 sessions")
 }
 
@@ -176,7 +172,7 @@ func TestPermissionDenied(t *testing.T) {
 	}
 	api := startAPIServer(t) // socket mode 0600, owned by root
 	r := toolWith(t, runOpts{uid: nobody}, "call", "--socket", api.socket, "--method", "Echo")
-	assert.Equal(t, 3, r.code, r.stderr)
+	assert.Equal(t, 3, r.Code, r.Stderr)
 	assertOneLineError(t, r, "permission denied connecting to "+api.socket, "mode 0600", "owner uid 0", "this process uid 65534", "run as the server's user or root")
 
 	// A socket in a directory the user may not enter.
@@ -187,7 +183,7 @@ func TestPermissionDenied(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	r = toolWith(t, runOpts{uid: nobody}, "call", "--socket", sock, "--method", "Echo")
-	assert.Equal(t, 3, r.code, r.stderr)
+	assert.Equal(t, 3, r.Code, r.Stderr)
 	assertOneLineError(t, r, "permission denied reaching "+sock, "may not enter its directory")
 }
 
@@ -195,21 +191,17 @@ func TestPermissionDenied(t *testing.T) {
 // its socket, and lets the echo be called before.
 func TestServeEchoStops(t *testing.T) {
 	sock := filepath.Join(socketDir(t), "e.sock")
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, drpcBin, "serve-echo", "--socket", sock)
-	require.NoError(t, cmd.Start())
+	p := daemontest.Start(t, drpcProgram.Path(t), daemontest.ProcessOptions{}, "serve-echo", "--socket", sock)
 	require.Eventually(t, func() bool {
 		c := drpc.NewClientConnection(sock)
 		defer c.Close()
-		return c.Connect(ctx) == nil
+		return c.Connect(t.Context()) == nil
 	}, 10*time.Second, 20*time.Millisecond)
 	r := tool(t, "call", "-q", "--socket", sock, "--module", "0", "--method", "1", "--hex", "0a026869")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, `{"payload":"aGk="}`, strings.Join(strings.Fields(r.stdout), ""))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Equal(t, `{"payload":"aGk="}`, strings.Join(strings.Fields(r.Stdout), ""))
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait())
+	require.Equal(t, 0, p.Stop(t, syscall.SIGTERM), p.Stderr.String())
 	_, err := os.Stat(sock)
 	assert.True(t, os.IsNotExist(err), "socket removed")
 }

@@ -84,10 +84,10 @@ func schemaMethods(t *testing.T) []schemaMethod {
 // package whose generated api package the tool does not import fails here.
 func TestListHoldsTheSchema(t *testing.T) {
 	r := tool(t, "list", "--json")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Empty(t, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	var l app.ListJSON
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &l))
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &l))
 	assert.Empty(t, l.Conflicts)
 
 	var got []schemaMethod
@@ -107,9 +107,9 @@ func TestListHoldsTheSchema(t *testing.T) {
 
 	// The text form names every method too.
 	text := tool(t, "list")
-	require.Equal(t, 0, text.code, text.stderr)
+	require.Equal(t, 0, text.Code, text.Stderr)
 	for _, m := range want {
-		assert.Contains(t, text.stdout, fmt.Sprintf("%d  %s", m.Method, m.Name))
-		assert.Contains(t, text.stdout, m.Request+" -> "+m.Replies)
+		assert.Contains(t, text.Stdout, fmt.Sprintf("%d  %s", m.Method, m.Name))
+		assert.Contains(t, text.Stdout, m.Request+" -> "+m.Replies)
 	}
 }

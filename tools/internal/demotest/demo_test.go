@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cc532012/drpc/daemon/daemontest"
 )
 
 // repoRoot is the repository, three levels up from this package.
@@ -34,11 +36,7 @@ func buildBinaries(t *testing.T, dir string) {
 		{"tools", "./cmd/drpc-engine", "drpc-engine"},
 		{"tools", "./cmd/drpc", "drpc"},
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
-		cmd.Dir = filepath.Join(repoRoot, b.module)
-		cmd.Env = append(os.Environ(), "GOWORK=off")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "build %s: %s", b.name, out)
+		require.NoError(t, daemontest.GoBuild(filepath.Join(repoRoot, b.module), b.pkg, filepath.Join(dir, b.name)))
 	}
 }
 
@@ -98,9 +96,7 @@ func TestDemo(t *testing.T) {
 	}
 	bin := t.TempDir()
 	buildBinaries(t, bin)
-	tmp, err := os.MkdirTemp("", "demo") // short: socket paths are limited
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
+	tmp := daemontest.SocketDir(t) // short: socket paths are limited
 
 	t.Run("passes", func(t *testing.T) {
 		r := runDemo(t, bin, tmp)

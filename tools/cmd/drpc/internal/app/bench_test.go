@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 )
 
@@ -20,24 +19,13 @@ import (
 // down (also at the end of the test).
 func startEcho(t *testing.T) (socket string, stop func()) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "drpcapp")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	socket = filepath.Join(dir, "echo.sock")
-	srv, err := drpc.NewDomainSocketServer(socket, drpc.WithMaxMessageSize(maxMessageSize))
-	require.NoError(t, err)
-	require.NoError(t, srv.RegisterRPCModule(EchoModule{}))
-	require.NoError(t, srv.Start(context.Background()))
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-		})
+	socket = filepath.Join(daemontest.SocketDir(t), "echo.sock")
+	srv := daemontest.Serve(t, socket, []drpc.Module{EchoModule{}}, drpc.WithMaxMessageSize(maxMessageSize))
+	return socket, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
 	}
-	t.Cleanup(stop)
-	return socket, stop
 }
 
 func echoTarget(t *testing.T) Target {
@@ -103,29 +91,11 @@ func TestRunBenchInterrupted(t *testing.T) {
 	assert.Empty(t, res.Errors)
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestShowProgress checks the live line: redrawn in place with \r, at most
 // every progressInterval, and erased at the end.
 func TestShowProgress(t *testing.T) {
 	var (
-		out  syncBuffer
+		out  daemontest.SyncBuffer
 		wg   sync.WaitGroup
 		live liveCounts
 	)
