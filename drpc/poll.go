@@ -1,39 +1,41 @@
 package drpc
 
 import (
-	"errors"
 	"io"
 	"net"
-	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
 // aLongTimeAgo is a deadline that has passed: setting it unblocks I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// newPacketReader returns what a side reads its packets from: the
-// connection itself, or with busy polling (WithBusyPoll) a pollReader.
+// newPacketReader returns what a side reads its packets from: a
+// connReader, or with busy polling (WithBusyPoll) a pollReader. Both are
+// wire.VectorReaders, so the side's Receiver keeps a buffer the size of its
+// messages.
 func newPacketReader(conn *net.UnixConn, spin time.Duration) io.Reader {
-	if spin <= 0 {
-		return conn
-	}
 	raw, err := conn.SyscallConn()
 	if err != nil {
-		return conn
+		return conn // the Receiver then reads whole windows
 	}
-	r := &pollReader{raw: raw, spin: spin, cur: spin}
+	if spin <= 0 {
+		return newConnReader(conn, raw)
+	}
+	r := &pollReader{conn: conn, raw: raw, spin: spin, cur: spin}
 	r.tryFn = r.try // one method value for the reader's life, not one per read
 	return r
 }
 
-// pollReader reads one packet per Read like the connection does, but polls
-// the socket without blocking for a while before it parks in the runtime's
-// network poller, so that an answer that comes back within microseconds is
-// not delayed by the wake-up of a parked thread. Deadlines (and so
-// cancellation) and Close act as on the connection once it parks.
+// pollReader reads one packet per Read or ReadVec like a connReader, but
+// polls the socket without blocking for a while before it parks in the
+// runtime's network poller, so that an answer that comes back within
+// microseconds is not delayed by the wake-up of a parked thread. Deadlines
+// (and so cancellation) and Close act as on the connection once it parks.
 //
 // The polling adapts: a wait that the poll did not cover (the answer came
 // later, or this side shares its core with the peer it waits for, which
@@ -42,14 +44,16 @@ func newPacketReader(conn *net.UnixConn, spin time.Duration) io.Reader {
 // again every probeEvery reads. So busy polling costs nothing once it
 // stops paying, and a pair of spinners on one core does not stall.
 type pollReader struct {
+	conn  *net.UnixConn
 	raw   syscall.RawConn
 	spin  time.Duration // the most to poll, from WithBusyPoll
 	cur   time.Duration // the poll of the next read
 	quiet int           // reads since polling stopped
 	tryFn func(fd uintptr) bool
 
-	// State of the Read in progress; a Receiver reads from one goroutine.
+	// State of the read in progress; a Receiver reads from one goroutine.
 	p      []byte
+	o      *wire.Overflow // nil for Read
 	n      int
 	err    error
 	start  time.Time // when polling started; zero before the first miss
@@ -60,20 +64,19 @@ type pollReader struct {
 // before it polls again.
 const probeEvery = 64
 
-func (r *pollReader) Read(p []byte) (int, error) {
-	r.p, r.n, r.err, r.start, r.missed = p, 0, nil, time.Time{}, false
+func (r *pollReader) Read(p []byte) (int, error) { return r.ReadVec(p, nil) }
+
+// ReadVec implements wire.VectorReader.
+func (r *pollReader) ReadVec(p []byte, o *wire.Overflow) (int, error) {
+	r.p, r.o, r.n, r.err, r.start, r.missed = p, o, 0, nil, time.Time{}, false
 	err := r.raw.Read(r.tryFn)
-	r.p = nil
+	n, rerr := r.n, r.err
+	r.p, r.o, r.err = nil, nil, nil
 	r.adapt()
-	switch {
-	case err != nil: // closed, or a deadline passed while parked
-		return 0, err
-	case r.err != nil:
-		return 0, os.NewSyscallError("read", r.err)
-	case r.n == 0: // end of file, as the net package reports it
-		return 0, io.EOF
+	if err == nil && rerr == nil && n > 0 {
+		return n, nil // the common case, without a call
 	}
-	return r.n, nil
+	return readResult(r.conn, n, rerr, err)
 }
 
 // adapt sets the next read's poll from how this one went.
@@ -98,17 +101,18 @@ func (r *pollReader) adapt() {
 
 // try reads a packet without blocking; it keeps trying until one arrives
 // or the poll has run out, and then lets the poller wait. Once the poller
-// has woken it, it tries once per wake-up.
+// has woken it, it tries once per wake-up. The overflow, if any, is held
+// while it polls (it is busy reading) and given back before it waits.
 func (r *pollReader) try(fd uintptr) bool {
 	for {
-		n, err := unix.Read(int(fd), r.p)
+		n, err := readPacket(int(fd), r.p, r.o)
 		switch {
 		case err == nil:
 			r.n = n
 			return true
-		case errors.Is(err, unix.EINTR):
+		case err == unix.EINTR: // Errnos compare as values; errors.Is costs a read its time
 			continue
-		case !errors.Is(err, unix.EAGAIN):
+		case err != unix.EAGAIN:
 			r.err = err
 			return true
 		}
@@ -117,6 +121,7 @@ func (r *pollReader) try(fd uintptr) bool {
 		}
 		if r.missed || time.Since(r.start) >= r.cur {
 			r.missed = true
+			r.o.Release()
 			return false
 		}
 	}

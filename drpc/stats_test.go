@@ -100,6 +100,13 @@ func TestStats(t *testing.T) {
 	require.NoError(t, writePackets(raw, chunkPacket(wire.Header{TotalDataSize: 5, ChunkDataSize: 5, TotalChunks: 2}, []byte("12345"))))
 	waitClosed(t, raw)
 	eventually(t, func() bool { return rec.event(drpc.EventMalformedPacket) == 1 }, "the malformed packet should be reported")
+	// A call is reported finished after its reply is sent: the client may
+	// have the reply of extra's echo before the server has reported it.
+	eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.finished["echo"][drpc.StatusSuccess] == 4
+	}, "extra's echo should be reported finished")
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -16,7 +16,9 @@
 // size before it allocates, and also accepts the header-only packet with
 // total_chunks = 0 that the DAOS C library sends for an empty message.
 //
-// Both directions avoid copies: a Sender writes each packet with one writev
-// of the header and the slices of the message it carries, and a Receiver
-// reads each packet straight into place in one reusable buffer.
+// Both directions avoid copies where they cost: a Sender writes each large
+// packet with one writev of the header and the slices of the message it
+// carries, and a Receiver reads the chunks of a message straight into place
+// in one reusable buffer sized to the messages it sees; small packets are
+// copied, which costs less than gathering or scattering them.
 package wire

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -23,21 +24,89 @@ type packetReader struct {
 }
 
 func (r *packetReader) Read(p []byte) (int, error) {
+	pkt, err := r.nextPacket()
+	if err != nil {
+		return 0, err
+	}
+	return copy(p, pkt), nil
+}
+
+// nextPacket returns the next packet, or the error a read returns instead.
+func (r *packetReader) nextPacket() ([]byte, error) {
 	if r.next == len(r.packets) {
 		if !r.loop || len(r.packets) == 0 {
 			if r.err != nil {
-				return 0, r.err
+				return nil, r.err
 			}
-			return 0, io.EOF
+			return nil, io.EOF
 		}
 		r.next = 0
 	}
 	pkt := r.packets[r.next]
 	r.next++
 	if len(pkt) == 0 {
-		return 0, io.EOF
+		return nil, io.EOF
 	}
-	return copy(p, pkt), nil
+	return pkt, nil
+}
+
+// vecPacketReader replays packets like packetReader, and through ReadVec
+// the way readv on a SOCK_SEQPACKET socket does: a packet longer than p
+// goes on into the overflow, and is cut to both. Like the connection's
+// readers, it takes the overflow for each read and gives it back unless
+// the packet went into it. It counts its reads by kind.
+type vecPacketReader struct {
+	*packetReader
+	reads     int // calls of Read: a whole window of the Receiver's buffer
+	copyReads int // calls of ReadVec with an empty p: into the overflow only
+	vecReads  int // calls of ReadVec with p and the overflow
+	spills    int // packets of vecReads that went on into the overflow
+}
+
+func (r *vecPacketReader) Read(p []byte) (int, error) {
+	r.reads++
+	return r.packetReader.Read(p)
+}
+
+func (r *vecPacketReader) ReadVec(p []byte, o *Overflow) (int, error) {
+	if o == nil {
+		return r.Read(p)
+	}
+	if len(p) == 0 {
+		r.copyReads++
+	} else {
+		r.vecReads++
+	}
+	pkt, err := r.nextPacket()
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, pkt)
+	n += copy(o.Take(), pkt[n:])
+	switch {
+	case n <= len(p):
+		o.Release()
+	case len(p) > 0:
+		r.spills++
+	}
+	return n, nil
+}
+
+// readerKinds are the two ways a Receiver reads: whole windows from a plain
+// io.Reader, and its own buffer plus the overflow from a VectorReader.
+var readerKinds = []string{"plain", "vectored"}
+
+// source returns the packets of pr as a reader of the kind.
+func source(kind string, pr *packetReader) io.Reader {
+	if kind == "vectored" {
+		return &vecPacketReader{packetReader: pr}
+	}
+	return pr
+}
+
+// newTestReceiver returns a Receiver of the kind reading packets.
+func newTestReceiver(kind string, packets [][]byte, limit int) *Receiver {
+	return NewReceiver(source(kind, &packetReader{packets: packets}), limit)
 }
 
 // packet returns a packet with header h and data.
@@ -76,16 +145,18 @@ func TestReceiverAccepts(t *testing.T) {
 			packet(Header{TotalDataSize: MaxChunkData + 10, ChunkDataSize: MaxChunkData, ChunkIdx: 1, TotalChunks: 2}, testMessage(MaxChunkData)),
 		}, append(testMessage(10), testMessage(MaxChunkData)...)},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := NewReceiver(&packetReader{packets: tc.packets}, limit)
-			msg, err := r.ReadMessage()
-			require.NoError(t, err)
-			require.Len(t, msg, len(tc.want))
-			assert.True(t, bytes.Equal(tc.want, msg), "message differs")
-			_, err = r.ReadMessage()
-			assert.Equal(t, io.EOF, err, "one message, then a clean end")
-		})
+	for _, kind := range readerKinds {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				r := newTestReceiver(kind, tc.packets, limit)
+				msg, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Len(t, msg, len(tc.want))
+				assert.True(t, bytes.Equal(tc.want, msg), "message differs")
+				_, err = r.ReadMessage()
+				assert.Equal(t, io.EOF, err, "one message, then a clean end")
+			})
+		}
 	}
 }
 
@@ -144,6 +215,10 @@ func TestReceiverRejects(t *testing.T) {
 		{"packet shorter than chunk_data_size", [][]byte{packet(Header{TotalDataSize: 5, ChunkDataSize: 5, TotalChunks: 1}, make([]byte, 4))}, "packet of 28 bytes does not hold the header plus chunk_data_size 5"},
 		{"packet longer than chunk_data_size", [][]byte{packet(Header{TotalDataSize: 5, ChunkDataSize: 5, TotalChunks: 1}, make([]byte, 6))}, "packet of 30 bytes does not hold the header plus chunk_data_size 5"},
 		{"second packet longer than chunk_data_size", [][]byte{first, append(packet(h2, make([]byte, 100)), 0)}, "packet of 125 bytes does not hold the header plus chunk_data_size 100"},
+		{"second packet far longer than what remains", [][]byte{
+			chunkOf(MaxChunkData+5, 0, 1),
+			packet(Header{TotalDataSize: MaxChunkData + 5, ChunkDataSize: 5, ChunkIdx: 1, TotalChunks: 2}, make([]byte, 100)),
+		}, "packet of 124 bytes does not hold the header plus chunk_data_size 5"},
 		{"packet above 131072 bytes", [][]byte{append(chunkOf(two, 0, 1), 0)}, "packet of more than 131072 bytes"},
 		{"second packet above 131072 bytes", [][]byte{chunkOf(3*MaxChunkData, 0, 1), append(chunkOf(3*MaxChunkData, 1, 2), make([]byte, 1000)...)}, "packet of more than 131072 bytes"},
 		{"message ends short", [][]byte{
@@ -151,15 +226,18 @@ func TestReceiverRejects(t *testing.T) {
 			packet(h2, make([]byte, 100)),
 		}, "message ends after chunk 1 of 2 with 110 of 131148 bytes"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := NewReceiver(&packetReader{packets: tc.packets}, 0)
-			msg, err := r.ReadMessage()
-			require.Error(t, err)
-			assert.Nil(t, msg)
-			assert.ErrorIs(t, err, ErrMalformedPacket)
-			assert.Contains(t, err.Error(), tc.want)
-		})
+	for _, kind := range readerKinds {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				r := newTestReceiver(kind, tc.packets, 0)
+				msg, err := r.ReadMessage()
+				require.Error(t, err)
+				assert.Nil(t, msg)
+				assert.ErrorIs(t, err, ErrMalformedPacket)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.False(t, r.over.Held(), "the overflow goes back on every path")
+			})
+		}
 	}
 }
 
@@ -188,48 +266,72 @@ func TestReceiverMessageTooLarge(t *testing.T) {
 		{"one byte over a one-chunk limit", MaxChunkData, MaxChunkData + 1},
 		{"one byte over the default limit", 0, DefaultMaxMessageSize + 1},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			small := sendPackets(t, []byte("warm-up"))
-			big := sendPackets(t, testMessage(tc.total))
-			after := sendPackets(t, []byte("after"))
-			packets := append(append(append([][]byte{}, small...), big...), after...)
-			src := &packetReader{packets: packets}
-			r := NewReceiver(src, tc.limit)
-			_, err := r.ReadMessage()
-			require.NoError(t, err)
-			capBefore := cap(r.buf)
-
-			msg, err := r.ReadMessage()
-			require.ErrorIs(t, err, ErrMessageTooLarge)
-			assert.NotErrorIs(t, err, ErrMalformedPacket)
-			assert.Nil(t, msg)
-			var tl *TooLargeError
-			require.ErrorAs(t, err, &tl)
-			assert.Equal(t, uint64(tc.total), tl.Size)
-			assert.Equal(t, testMessage(tc.total)[:HeadSize], tl.Head, "the head of the dropped message is kept")
-			assert.Contains(t, err.Error(), "above the limit")
-			assert.Equal(t, capBefore, cap(r.buf), "the receiver must not buffer a message above the limit")
-
-			msg, err = r.ReadMessage()
-			require.NoError(t, err, "the connection is still in step")
-			assert.Equal(t, "after", string(msg))
-
-			// Dropping allocates nothing beyond the error itself.
-			var before, afterStats runtime.MemStats
-			runtime.ReadMemStats(&before)
-			const runs = 5
-			for range runs {
-				src.next = len(small)
-				_, err = r.ReadMessage()
-				require.ErrorIs(t, err, ErrMessageTooLarge)
-			}
-			runtime.ReadMemStats(&afterStats)
-			perRun := (afterStats.TotalAlloc - before.TotalAlloc) / runs
-			assert.Less(t, perRun, uint64(4096), "bytes allocated to drop an oversize message")
-			assert.Equal(t, capBefore, cap(r.buf))
-		})
+	for _, kind := range readerKinds {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				testReceiverMessageTooLarge(t, kind, tc.limit, tc.total)
+			})
+		}
 	}
+	t.Run("vectored/first message of a connection", func(t *testing.T) {
+		// Nothing at all is allocated for a message above the limit, not
+		// even the buffer a small one would get.
+		packets := append(sendPackets(t, testMessage(3*MaxChunkData)), sendPackets(t, []byte("after"))...)
+		r := newTestReceiver("vectored", packets, 1000)
+		_, err := r.ReadMessage()
+		require.ErrorIs(t, err, ErrMessageTooLarge)
+		assert.Zero(t, cap(r.buf))
+		msg, err := r.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, "after", string(msg))
+	})
+}
+
+// testReceiverMessageTooLarge checks that a well-formed message of total
+// bytes above limit is read and dropped packet by packet: the receiver
+// reports it, keeps no more memory than for a small message, and the next
+// message reads normally.
+func testReceiverMessageTooLarge(t *testing.T, kind string, limit, total int) {
+	t.Helper()
+	small := sendPackets(t, []byte("warm-up"))
+	big := sendPackets(t, testMessage(total))
+	after := sendPackets(t, []byte("after"))
+	packets := append(append(append([][]byte{}, small...), big...), after...)
+	src := &packetReader{packets: packets}
+	r := NewReceiver(source(kind, src), limit)
+	_, err := r.ReadMessage()
+	require.NoError(t, err)
+	capBefore := cap(r.buf)
+
+	msg, err := r.ReadMessage()
+	require.ErrorIs(t, err, ErrMessageTooLarge)
+	assert.NotErrorIs(t, err, ErrMalformedPacket)
+	assert.Nil(t, msg)
+	var tl *TooLargeError
+	require.ErrorAs(t, err, &tl)
+	assert.Equal(t, uint64(total), tl.Size)
+	assert.Equal(t, testMessage(total)[:HeadSize], tl.Head, "the head of the dropped message is kept")
+	assert.Contains(t, err.Error(), "above the limit")
+	assert.Equal(t, capBefore, cap(r.buf), "the receiver must not buffer a message above the limit")
+
+	msg, err = r.ReadMessage()
+	require.NoError(t, err, "the connection is still in step")
+	assert.Equal(t, "after", string(msg))
+
+	// Dropping allocates nothing beyond the error itself.
+	var before, afterStats runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 5
+	for range runs {
+		src.next = len(small)
+		_, err = r.ReadMessage()
+		require.ErrorIs(t, err, ErrMessageTooLarge)
+	}
+	runtime.ReadMemStats(&afterStats)
+	perRun := (afterStats.TotalAlloc - before.TotalAlloc) / runs
+	assert.Less(t, perRun, uint64(4096), "bytes allocated to drop an oversize message")
+	assert.Equal(t, capBefore, cap(r.buf))
+	assert.False(t, r.over.Held())
 }
 
 func TestReceiverMessageTooLargeMalformed(t *testing.T) {
@@ -248,35 +350,43 @@ func TestReceiverMessageTooLargeMalformed(t *testing.T) {
 		{"second chunk out of order", 1000, [][]byte{chunkOf(total, 0, 1), chunkOf(total, 2, 1)}},
 		{"second chunk of another size", 1000, [][]byte{chunkOf(total, 0, 1), chunkOf(total+1, 1, 1)}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := NewReceiver(&packetReader{packets: tc.packets}, tc.limit)
+	for _, kind := range readerKinds {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				r := newTestReceiver(kind, tc.packets, tc.limit)
+				_, err := r.ReadMessage()
+				require.ErrorIs(t, err, ErrMalformedPacket)
+				var tl *TooLargeError
+				assert.False(t, errors.As(err, &tl))
+				assert.False(t, r.over.Held())
+			})
+		}
+		t.Run(kind+"/peer closes while its message is dropped", func(t *testing.T) {
+			r := newTestReceiver(kind, [][]byte{chunkOf(total, 0, 1)}, 1000)
 			_, err := r.ReadMessage()
-			require.ErrorIs(t, err, ErrMalformedPacket)
-			var tl *TooLargeError
-			assert.False(t, errors.As(err, &tl))
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		})
 	}
-	t.Run("peer closes while its message is dropped", func(t *testing.T) {
-		r := NewReceiver(&packetReader{packets: [][]byte{chunkOf(total, 0, 1)}}, 1000)
-		_, err := r.ReadMessage()
-		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	})
 }
 
 func TestReceiverSizeLimitBoundary(t *testing.T) {
-	// A message of exactly the limit passes the size check.
-	r := NewReceiver(&packetReader{packets: [][]byte{chunkOf(1000, 0, 1)}}, 1000)
-	msg, err := r.ReadMessage()
-	require.NoError(t, err)
-	assert.Len(t, msg, 1000)
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			// A message of exactly the limit passes the size check.
+			r := newTestReceiver(kind, [][]byte{chunkOf(1000, 0, 1)}, 1000)
+			msg, err := r.ReadMessage()
+			require.NoError(t, err)
+			assert.Len(t, msg, 1000)
 
-	// So does one of exactly the default limit: the receiver goes on to wait
-	// for its second chunk and finds the end of the input instead.
-	r = NewReceiver(&packetReader{packets: [][]byte{chunkOf(DefaultMaxMessageSize, 0, 1)}}, 0)
-	_, err = r.ReadMessage()
-	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	assert.NotErrorIs(t, err, ErrMessageTooLarge)
+			// So does one of exactly the default limit: the receiver goes
+			// on to wait for its second chunk and finds the end of the
+			// input instead.
+			r = newTestReceiver(kind, [][]byte{chunkOf(DefaultMaxMessageSize, 0, 1)}, 0)
+			_, err = r.ReadMessage()
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			assert.NotErrorIs(t, err, ErrMessageTooLarge)
+		})
+	}
 }
 
 func TestReceiverEOF(t *testing.T) {
@@ -293,11 +403,13 @@ func TestReceiverEOF(t *testing.T) {
 	})
 	t.Run("mid-message", func(t *testing.T) {
 		packets := sendPackets(t, testMessage(3*MaxChunkData))
-		for keep := 1; keep < len(packets); keep++ {
-			_, err := NewReceiver(&packetReader{packets: packets[:keep]}, 0).ReadMessage()
-			require.ErrorIs(t, err, io.ErrUnexpectedEOF, "after %d of 3 chunks", keep)
-			assert.NotEqual(t, io.EOF, err)
-			assert.Contains(t, err.Error(), "connection closed after")
+		for _, kind := range readerKinds {
+			for keep := 1; keep < len(packets); keep++ {
+				_, err := newTestReceiver(kind, packets[:keep], 0).ReadMessage()
+				require.ErrorIs(t, err, io.ErrUnexpectedEOF, "%s, after %d of 3 chunks", kind, keep)
+				assert.NotEqual(t, io.EOF, err)
+				assert.Contains(t, err.Error(), "connection closed after")
+			}
 		}
 	})
 	t.Run("mid-message on a socket", func(t *testing.T) {
@@ -312,41 +424,51 @@ func TestReceiverEOF(t *testing.T) {
 	})
 	t.Run("other read errors", func(t *testing.T) {
 		boom := errors.New("boom")
-		_, err := NewReceiver(&packetReader{err: boom}, 0).ReadMessage()
-		assert.ErrorIs(t, err, boom)
-		packets := sendPackets(t, testMessage(2*MaxChunkData))
-		_, err = NewReceiver(&packetReader{packets: packets[:1], err: boom}, 0).ReadMessage()
-		assert.ErrorIs(t, err, boom)
+		for _, kind := range readerKinds {
+			_, err := NewReceiver(source(kind, &packetReader{err: boom}), 0).ReadMessage()
+			assert.ErrorIs(t, err, boom)
+			packets := sendPackets(t, testMessage(2*MaxChunkData))
+			_, err = NewReceiver(source(kind, &packetReader{packets: packets[:1], err: boom}), 0).ReadMessage()
+			assert.ErrorIs(t, err, boom)
+		}
 	})
 }
 
 func TestReceiverReusesBuffer(t *testing.T) {
-	src := &packetReader{packets: sendPackets(t, testMessage(64)), loop: true}
-	r := NewReceiver(src, 0)
-	_, err := r.ReadMessage() // warm-up: allocates the buffer
-	require.NoError(t, err)
-	allocs := testing.AllocsPerRun(100, func() {
-		msg, err := r.ReadMessage()
-		if err != nil || len(msg) != 64 {
-			t.Fatalf("ReadMessage: %d bytes, %v", len(msg), err)
-		}
-	})
-	assert.Zero(t, allocs, "reading a small message must not allocate")
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			src := &packetReader{packets: sendPackets(t, testMessage(64)), loop: true}
+			r := NewReceiver(source(kind, src), 0)
+			_, err := r.ReadMessage() // warm-up: allocates the buffer
+			require.NoError(t, err)
+			allocs := testing.AllocsPerRun(100, func() {
+				msg, err := r.ReadMessage()
+				if err != nil || len(msg) != 64 {
+					t.Fatalf("ReadMessage: %d bytes, %v", len(msg), err)
+				}
+			})
+			assert.Zero(t, allocs, "reading a small message must not allocate")
+		})
+	}
 }
 
 func TestReceiverDropsHugeBuffer(t *testing.T) {
 	big := testMessage(5 << 20)
 	packets := append(sendPackets(t, big), sendPackets(t, []byte("small"))...)
-	r := NewReceiver(&packetReader{packets: packets}, 0)
-	msg, err := r.ReadMessage()
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(big, msg))
-	assert.Greater(t, cap(r.buf), keepBufferSize)
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			r := newTestReceiver(kind, packets, 0)
+			msg, err := r.ReadMessage()
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(big, msg))
+			assert.Greater(t, cap(r.buf), keepBufferSize)
 
-	msg, err = r.ReadMessage()
-	require.NoError(t, err)
-	assert.Equal(t, "small", string(msg))
-	assert.LessOrEqual(t, cap(r.buf), keepBufferSize, "a buffer grown for a rare big message is not kept")
+			msg, err = r.ReadMessage()
+			require.NoError(t, err)
+			assert.Equal(t, "small", string(msg))
+			assert.LessOrEqual(t, cap(r.buf), keepBufferSize, "a buffer grown for a rare big message is not kept")
+		})
+	}
 }
 
 // encodeFuzzPackets is the inverse of decodeFuzzPackets for raw packets: it
@@ -432,9 +554,18 @@ func FuzzReceiver(f *testing.F) {
 		packets := decodeFuzzPackets(in)
 		src := &packetReader{packets: packets}
 		r := NewReceiver(src, limit)
+		// The same packets through a VectorReader must give the same
+		// messages and errors, whatever the size of its buffer.
+		vsrc := &vecPacketReader{packetReader: &packetReader{packets: packets}}
+		vr := NewReceiver(vsrc, limit)
 		for {
 			start := src.next
 			msg, err := r.ReadMessage()
+			vmsg, verr := vr.ReadMessage()
+			require.Equal(t, fmt.Sprint(err), fmt.Sprint(verr), "a vectored read ends otherwise")
+			require.True(t, bytes.Equal(msg, vmsg), "a vectored read gives another message")
+			require.Equal(t, src.next, vsrc.next, "a vectored read takes other packets")
+			require.False(t, vr.over.Held(), "the overflow goes back after every message")
 			if err != nil {
 				require.Nil(t, msg)
 				if err != io.EOF {
@@ -473,15 +604,17 @@ func FuzzReceiver(f *testing.F) {
 			split := len(m) / 3 // the Sender takes a head and a body
 			require.NoError(t, s.Send(m[:split], m[split:]))
 		}
-		r = NewReceiver(&packetReader{packets: w.packets}, 0)
-		for i, m := range msgs {
-			for _, by := range []string{"Send", "Sender"} {
-				got, err := r.ReadMessage()
-				require.NoError(t, err, "message %d by %s", i, by)
-				require.True(t, bytes.Equal(m, got), "message %d of %d bytes by %s does not round-trip", i, len(m), by)
+		for _, kind := range readerKinds {
+			r = newTestReceiver(kind, w.packets, 0)
+			for i, m := range msgs {
+				for _, by := range []string{"Send", "Sender"} {
+					got, err := r.ReadMessage()
+					require.NoError(t, err, "message %d by %s, %s read", i, by, kind)
+					require.True(t, bytes.Equal(m, got), "message %d of %d bytes by %s does not round-trip, %s read", i, len(m), by, kind)
+				}
 			}
+			_, err := r.ReadMessage()
+			require.Equal(t, io.EOF, err)
 		}
-		_, err := r.ReadMessage()
-		require.Equal(t, io.EOF, err)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 )
 
 // Sender writes dRPC messages to one connection as packets, reusing its
@@ -14,7 +15,9 @@ import (
 // in user space; a small one (up to smallPacket bytes) is assembled in a
 // scratch buffer and written with one write, which costs the kernel less
 // than gathering three pieces. Other writers (tests, wrappers) get every
-// packet assembled and written with one Write.
+// packet assembled and written with one Write. The scratch buffer is sized
+// to the largest packet assembled so far: on a connection, at most
+// smallPacket bytes.
 type Sender struct {
 	w       io.Writer
 	conn    *net.UnixConn // w, if it is one
@@ -67,10 +70,18 @@ const smallPacket = 16 << 10
 
 // write sends the concatenation of parts as one packet.
 func (s *Sender) write(parts [][]byte) error {
-	if s.conn != nil && packetLen(parts) > smallPacket {
+	n := packetLen(parts)
+	if s.conn != nil && n > smallPacket {
 		s.vec = parts
 		_, err := s.vec.WriteTo(s.conn)
 		return err
+	}
+	if cap(s.scratch) < n {
+		// Exactly what the packet needs (to the allocator's size class),
+		// not append's doubling: a connection keeps its scratch while it
+		// is idle, and on a connection it serves small packets only, so
+		// it stays at most smallPacket bytes.
+		s.scratch = slices.Grow([]byte(nil), n)
 	}
 	s.scratch = s.scratch[:0]
 	for _, p := range parts {
