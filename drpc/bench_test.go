@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"testing"
@@ -50,7 +51,9 @@ var benchSizes = []struct {
 // (raw.sock) in dir until its standard input closes.
 //
 // With DRPC_BENCH_SERVER_CPUPROFILE set, it writes the server's CPU profile
-// to that file when it stops.
+// to that file when it stops; with DRPC_BENCH_SERVER_MUTEXPROFILE and
+// DRPC_BENCH_SERVER_BLOCKPROFILE, its mutex and block profiles (every
+// event recorded).
 func runBenchServer(dir string) int {
 	if path := os.Getenv("DRPC_BENCH_SERVER_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -60,6 +63,21 @@ func runBenchServer(dir string) int {
 				_ = f.Close()
 			}()
 		}
+	}
+	for _, p := range []struct{ env, profile string }{
+		{"DRPC_BENCH_SERVER_MUTEXPROFILE", "mutex"},
+		{"DRPC_BENCH_SERVER_BLOCKPROFILE", "block"},
+	} {
+		path := os.Getenv(p.env)
+		if path == "" {
+			continue
+		}
+		if p.profile == "mutex" {
+			runtime.SetMutexProfileFraction(1)
+		} else {
+			runtime.SetBlockProfileRate(1)
+		}
+		defer writeProfile(p.profile, path)
 	}
 	srv, err := drpc.NewDomainSocketServer(filepath.Join(dir, "drpc.sock"))
 	if err == nil {
@@ -83,6 +101,21 @@ func runBenchServer(dir string) int {
 	_ = raw.Close()
 	_ = srv.Shutdown(context.Background())
 	return 0
+}
+
+// writeProfile writes the named runtime profile to path, for a benchmark
+// run by hand; a failure is reported on stderr.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench server: %s profile: %v\n", name, err)
+	}
 }
 
 // serveRaw answers raw ping-pong connections: the first packet holds the

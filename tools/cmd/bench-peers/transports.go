@@ -36,8 +36,6 @@ const (
 	brokenTag      = "broken-echo"
 )
 
-func oneConn(_, conns int) bool { return conns == 1 }
-
 // transports lists every row in table order.
 var transports = []transport{
 	{
@@ -58,9 +56,9 @@ var transports = []transport{
 		about: "this project: generated TestService client and module (protobuf EchoRequest/EchoResponse)",
 	},
 	{
-		name: "drpc-lend", socket: "drpc.sock", only: oneConn,
+		name: "drpc-lend", socket: "drpc.sock",
 		dial:  func(path string, _ int) (caller, error) { return dialLend(path) },
-		about: "this project: SendMsgFunc, the reply body lent from the receive buffer (1 connection only)",
+		about: "this project: SendMsgFunc, the reply body lent from the receive buffer",
 	},
 	{
 		name: "drpc-busypoll", socket: "busypoll.sock",
