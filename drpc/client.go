@@ -88,6 +88,9 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unixpacket", c.path)
 	if err != nil {
+		if ctx.Err() != nil { // the caller's context, not the server
+			return fmt.Errorf("connect to dRPC server at %s: gave up when the context ended: %w", c.path, err)
+		}
 		return fmt.Errorf("connect to dRPC server at %s (is it running, and may this user open the socket?): %w", c.path, err)
 	}
 	uc := conn.(*net.UnixConn)

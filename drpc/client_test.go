@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,20 +38,28 @@ func TestClientConnectFails(t *testing.T) {
 	cancel()
 	srv, _ := startServer(t)
 
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+
 	tests := []struct {
 		name string
 		path string
 		ctx  context.Context
+		is   error  // what the error wraps, if anything in particular
+		says string // what the message says
 	}{
-		{"missing socket", socketPath(t), context.Background()},
-		{"nobody listening", stale, context.Background()},
-		{"context ended", srv.SocketPath(), cancelled},
+		{"missing socket", socketPath(t), context.Background(), syscall.ENOENT, "is it running"},
+		{"nobody listening", stale, context.Background(), syscall.ECONNREFUSED, "is it running"},
+		{"context ended", srv.SocketPath(), cancelled, context.Canceled, "gave up"},
+		{"deadline passed", srv.SocketPath(), expired, context.DeadlineExceeded, "gave up"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := drpc.NewClientConnection(tc.path)
 			err := c.Connect(tc.ctx)
 			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.is)
+			assert.Contains(t, err.Error(), tc.says)
 			assert.Contains(t, err.Error(), tc.path)
 			assert.False(t, c.IsConnected())
 			_, err = c.SendMsg(context.Background(), &drpc.Call{})
