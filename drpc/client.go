@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -50,8 +51,9 @@ type clientConn struct {
 	conn     *net.UnixConn
 	recv     *wire.Receiver
 	send     *wire.Sender
-	sequence int64       // of the last call sent on this connection
-	closed   atomic.Bool // closed by ClientConnection.Close
+	kwait    *kernelWaitReader // recv's reader, unless busy polling (or nil)
+	sequence int64             // of the last call sent on this connection
+	closed   atomic.Bool       // closed by ClientConnection.Close
 
 	// Cancellation: a context's AfterFunc sets a past deadline on the
 	// connection, but only while the call that installed it is running.
@@ -95,11 +97,20 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 	}
 	uc := conn.(*net.UnixConn)
 	tuneConn(uc)
-	c.cur.Store(&clientConn{
-		conn: uc,
-		recv: wire.NewReceiver(newPacketReader(uc, c.cfg.busyPoll), c.cfg.maxMessageSize),
-		send: wire.NewSender(uc),
-	})
+	cc := &clientConn{conn: uc, send: wire.NewSender(uc)}
+	var reader io.Reader
+	if c.cfg.busyPoll <= 0 {
+		if raw, err := uc.SyscallConn(); err == nil {
+			if cc.kwait = newKernelWaitReader(uc, raw, c.cfg.kernelWait, maxKernelWaiters); cc.kwait != nil {
+				reader = cc.kwait
+			}
+		}
+	}
+	if reader == nil {
+		reader = newPacketReader(uc, c.cfg.busyPoll)
+	}
+	cc.recv = wire.NewReceiver(reader, c.cfg.maxMessageSize)
+	c.cur.Store(cc)
 	return nil
 }
 
@@ -114,18 +125,22 @@ func (c *ClientConnection) Close() error {
 		return nil
 	}
 	cc.closed.Store(true)
+	shutdownConn(cc.conn) // ends a read waiting in the kernel; Close waits for it
 	if err := cc.conn.Close(); err != nil {
 		return fmt.Errorf("close dRPC connection to %s: %w", c.path, err)
 	}
 	return nil
 }
 
-// drop closes cc after a failed call, unless Close has replaced it.
+// drop closes cc after a failed call, unless Close has taken it (Close
+// closes it; both would make one of them fail).
 func (c *ClientConnection) drop(cc *clientConn) {
 	c.stateMu.Lock()
-	c.cur.CompareAndSwap(cc, nil)
+	dropped := c.cur.CompareAndSwap(cc, nil)
 	c.stateMu.Unlock()
-	_ = cc.conn.Close()
+	if dropped { // else Close took it, and closes it
+		_ = cc.conn.Close()
+	}
 }
 
 // SendMsg sends call and waits for its response. The connection assigns the
@@ -217,6 +232,9 @@ func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.R
 	err := cc.send.Send(c.head, call.Body)
 	var msg []byte
 	if err == nil {
+		if cc.kwait != nil {
+			cc.kwait.setDeadline(ctx.Deadline())
+		}
 		msg, err = cc.recv.ReadMessage()
 	}
 	if watching {

@@ -42,11 +42,18 @@ func socketPair(t testing.TB) (a, b *net.UnixConn) {
 
 // readerKinds are the packet readers a side may use.
 var readerKinds = []struct {
-	name string
-	spin time.Duration
+	name   string
+	reader func(c *net.UnixConn) io.Reader
 }{
-	{"plain", 0},
-	{"busy poll", 50 * time.Microsecond},
+	{"plain", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 0) }},
+	{"busy poll", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 50*time.Microsecond) }},
+	{"kernel wait", func(c *net.UnixConn) io.Reader {
+		raw, err := c.SyscallConn()
+		if err != nil {
+			panic(err) // a socket pair's connection always has one
+		}
+		return newKernelWaitReader(c, raw, kernelWaitWindow, 1)
+	}},
 }
 
 // testMessage returns n bytes that differ from chunk to chunk.
@@ -91,7 +98,7 @@ func waitRead(t *testing.T, ch <-chan readResultOf) readResultOf {
 func TestPacketReadersAreVectorReaders(t *testing.T) {
 	for _, kind := range readerKinds {
 		_, b := socketPair(t)
-		r := newPacketReader(b, kind.spin)
+		r := kind.reader(b)
 		_, ok := r.(wire.VectorReader)
 		assert.True(t, ok, "%s: a Receiver reading from it keeps a small buffer only if it reads vectors", kind.name)
 	}
@@ -104,7 +111,7 @@ func TestPacketReadersCarryMessages(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			a, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			errc := make(chan error, 1)
 			go func() {
 				s := wire.NewSender(a)
@@ -133,7 +140,7 @@ func TestPacketReadersEndOfFile(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind.name+"/between messages", func(t *testing.T) {
 			a, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			require.NoError(t, wire.NewSender(a).Send(nil, []byte("one")))
 			require.NoError(t, a.Close())
 			msg, err := recv.ReadMessage()
@@ -144,7 +151,7 @@ func TestPacketReadersEndOfFile(t *testing.T) {
 		})
 		t.Run(kind.name+"/while parked", func(t *testing.T) {
 			a, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			out := parkedRead(recv)
 			require.NoError(t, a.Close())
 			assert.Equal(t, io.EOF, waitRead(t, out).err)
@@ -152,7 +159,7 @@ func TestPacketReadersEndOfFile(t *testing.T) {
 		for _, first := range []int{64, wire.MaxChunkData} { // into a small buffer, and spilling over
 			t.Run(fmt.Sprintf("%s/peer closes mid-message after %d bytes", kind.name, first), func(t *testing.T) {
 				a, b := socketPair(t)
-				recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+				recv := wire.NewReceiver(kind.reader(b), 0)
 				h := wire.Header{TotalDataSize: 3 * wire.MaxChunkData, ChunkDataSize: uint64(first), TotalChunks: 3}
 				p := make([]byte, wire.HeaderSize+first)
 				h.Put(p)
@@ -170,7 +177,7 @@ func TestPacketReadersDeadlines(t *testing.T) {
 	for _, kind := range readerKinds {
 		t.Run(kind.name+"/a past deadline interrupts a parked read", func(t *testing.T) {
 			a, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			out := parkedRead(recv)
 			require.NoError(t, b.SetReadDeadline(aLongTimeAgo))
 			err := waitRead(t, out).err
@@ -186,14 +193,14 @@ func TestPacketReadersDeadlines(t *testing.T) {
 		})
 		t.Run(kind.name+"/a deadline that passes while parked", func(t *testing.T) {
 			_, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
 			_, err := recv.ReadMessage()
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 		})
 		t.Run(kind.name+"/Close interrupts a parked read", func(t *testing.T) {
 			_, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			out := parkedRead(recv)
 			require.NoError(t, b.Close())
 			err := waitRead(t, out).err
@@ -202,7 +209,7 @@ func TestPacketReadersDeadlines(t *testing.T) {
 		})
 		t.Run(kind.name+"/a closed connection", func(t *testing.T) {
 			_, b := socketPair(t)
-			recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+			recv := wire.NewReceiver(kind.reader(b), 0)
 			require.NoError(t, b.Close())
 			_, err := recv.ReadMessage()
 			require.ErrorIs(t, err, net.ErrClosed)
@@ -315,7 +322,7 @@ func TestPacketReadersAllocateNothing(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
 				a, b := socketPair(t)
-				recv := wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+				recv := wire.NewReceiver(kind.reader(b), 0)
 				send := wire.NewSender(a)
 				errc := make(chan error, 1)
 				go func() { errc <- send.Send(nil, testMessage(tc.warm)) }() // may not fit the socket's buffer
@@ -348,7 +355,7 @@ func TestFirstReadOfAConnectionAllocatesLittle(t *testing.T) {
 			recvs := make([]*wire.Receiver, conns+1)
 			for i := range recvs {
 				a, b := socketPair(t)
-				recvs[i] = wire.NewReceiver(newPacketReader(b, kind.spin), 0)
+				recvs[i] = wire.NewReceiver(kind.reader(b), 0)
 				require.NoError(t, wire.NewSender(a).Send(nil, testMessage(64)))
 			}
 			_, err := recvs[0].ReadMessage() // warms up the overflow buffers
