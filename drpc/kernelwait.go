@@ -34,6 +34,8 @@ import (
 //   - in number: at most maxKernelWaiters reads of the whole process wait
 //     in the kernel at once (each holds an OS thread); the others use the
 //     poller, which serves many waiters better.
+//   - to short waits: after a wait longer than kernelWaitShort, the next
+//     kernelWaitRest reads of the connection wait in the poller.
 //
 // Close does not wait for the window: ClientConnection.Close shuts the
 // socket down first, which ends a blocking read at once.
@@ -45,7 +47,21 @@ type kernelWaitReader struct {
 	limit  int32                 // the most kernel waiters of the process, this one included
 	waited bool                  // the read in progress has had its wait in the kernel
 	skip   bool                  // the call's deadline is too close for a wait in the kernel
+	rest   int                   // reads left to make in the poller after a long wait
 }
+
+// kernelWaitShort is the longest wait in the kernel that pays. A goroutine
+// blocked in a system call keeps its processor only until the scheduler's
+// monitor takes it back, after 20 µs or so when the process is busy; the
+// read then needs a processor again when it returns, which costs more
+// than the poller's wake-up. So after a wait longer than this (a large
+// body, a slow handler) the next kernelWaitRest reads wait in the poller,
+// and then one tries the kernel again.
+const kernelWaitShort = 20 * time.Microsecond
+
+// kernelWaitRest is how many reads wait in the poller after a long wait
+// in the kernel.
+const kernelWaitRest = 16
 
 // kernelWaitWindow is the default of the longest a read waits in the
 // kernel before it waits in the poller (DefaultKernelWait).
@@ -106,6 +122,10 @@ func (r *kernelWaitReader) ReadVec(p []byte, o *wire.Overflow) (int, error) {
 	if r.skip {
 		return r.connReader.ReadVec(p, o)
 	}
+	if r.rest > 0 {
+		r.rest--
+		return r.connReader.ReadVec(p, o)
+	}
 	if kernelWaiters.Add(1) > r.limit {
 		kernelWaiters.Add(-1)
 		return r.connReader.ReadVec(p, o)
@@ -136,8 +156,12 @@ func (r *kernelWaitReader) wait(fd uintptr) bool {
 		return r.try(fd)
 	}
 	r.waited = true
+	start := time.Now()
 	n, err := r.blockingRead(int(fd))
 	kernelWaiters.Add(-1)
+	if time.Since(start) > kernelWaitShort {
+		r.rest = kernelWaitRest
+	}
 	switch {
 	case err == nil:
 		r.n = n

@@ -255,3 +255,32 @@ func TestNewKernelWaitReaderOff(t *testing.T) {
 	assert.Nil(t, newKernelWaitReader(client, raw, time.Millisecond, 0), "no waiters allowed (one processor)")
 	assert.Nil(t, newKernelWaitReader(client, raw, 0, 1), "no window")
 }
+
+func TestKernelWaitReaderRestsAfterALongWait(t *testing.T) {
+	// A wait in the kernel longer than kernelWaitShort sends the next
+	// kernelWaitRest reads to the poller; then the kernel is tried again.
+	client, peer := socketPair(t)
+	r := newTestKernelWaitReader(t, client, time.Minute, 1)
+	read := func() {
+		t.Helper()
+		res := waitResult(t, readInBackground(r, 64), "a read")
+		require.NoError(t, res.err)
+	}
+
+	sendLater(t, peer, 20*kernelWaitShort, []byte{1})
+	read()
+	require.Equal(t, kernelWaitRest, r.rest, "a long wait")
+	for i := kernelWaitRest - 1; i >= 0; i-- {
+		_, err := peer.Write([]byte{2})
+		require.NoError(t, err)
+		read()
+		require.Equal(t, i, r.rest, "the reads in the poller count down")
+	}
+	// The next read tries the kernel again.
+	r.waited = false
+	_, err := peer.Write([]byte{3})
+	require.NoError(t, err)
+	read()
+	assert.True(t, r.waited, "the read after the rest went through the kernel wait")
+	requireNoKernelWaiters(t)
+}

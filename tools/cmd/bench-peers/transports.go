@@ -53,11 +53,11 @@ var transports = []transport{
 	},
 	{
 		name: "drpc-poller", socket: "drpc.sock",
-		only: func(size, conns int) bool { return size <= 4<<10 && conns == 1 },
+		only: func(_, conns int) bool { return conns == 1 },
 		dial: func(path string, _ int) (caller, error) {
 			return dialDRPC(path, drpc.WithKernelWait(0))
 		},
-		about: "drpc with WithKernelWait(0): the client waits for every answer in the Go poller (64 B and 4 KiB, 1 connection only)",
+		about: "drpc with WithKernelWait(0): the client waits for every answer in the Go poller (1 connection only)",
 	},
 	{
 		name: "drpc-gen", socket: "gen.sock", dial: dialGen,
