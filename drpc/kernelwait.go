@@ -12,14 +12,15 @@ import (
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
-// kernelWaitReader is how a client waits for its answer: in the kernel,
-// with a blocking read, rather than in the runtime's network poller. A
+// kernelWaitReader is how a client with WithKernelWait waits for its
+// answer: in the kernel, with a blocking read, rather than in the
+// runtime's network poller (see WithKernelWait for when to use it). A
 // small call's round trip is mostly the wake-up of the side that waits,
 // and a thread that sleeps in read(2) is woken by the kernel the moment
 // the packet arrives, where a goroutine parked in the poller waits for a
 // thread to come back from epoll_wait, take it and run it: on the 2-core
 // VM of docs/performance.md the blocking wait makes small calls on one
-// connection about 1.3 times as fast.
+// connection about 1.25 times as fast.
 //
 // The socket stays non-blocking for everything else: the reader clears
 // O_NONBLOCK for the one read and sets it again at once (two fcntl calls,
@@ -63,8 +64,8 @@ const kernelWaitShort = 20 * time.Microsecond
 // in the kernel.
 const kernelWaitRest = 16
 
-// kernelWaitWindow is the default of the longest a read waits in the
-// kernel before it waits in the poller (DefaultKernelWait).
+// kernelWaitWindow is the window the tests use, and the one the
+// documentation suggests (WithKernelWait).
 const kernelWaitWindow = time.Millisecond
 
 // maxKernelWaiters is how many reads may wait in the kernel at once in

@@ -12,13 +12,13 @@ import (
 	"github.com/cc532012/drpc/drpc"
 )
 
-// A client that waits for its answers in the kernel (WithKernelWait, on by
-// default): calls of every size, and the ways out of a wait far longer
-// than the test, which must not have to wait for it to end.
+// A client that waits for its answers in the kernel (WithKernelWait):
+// calls of every size, and the ways out of a wait far longer than the
+// test, which must not have to wait for it to end.
 
 func TestKernelWaitCalls(t *testing.T) {
 	srv, _ := startServer(t)
-	for _, wait := range []time.Duration{drpc.DefaultKernelWait, 0, time.Minute} {
+	for _, wait := range []time.Duration{time.Millisecond, 0, time.Minute} {
 		c := connect(t, srv, drpc.WithKernelWait(wait))
 		for _, size := range []int{0, 64, 4 << 10, 200 << 10, 3 << 20} {
 			body := bytes.Repeat([]byte{byte(size)}, size)
@@ -79,7 +79,7 @@ func TestKernelWaitCancel(t *testing.T) {
 	// A cancelled call notices within the wait's window.
 	srv, mod := startServer(t)
 	defer close(mod.block)
-	c := connect(t, srv, drpc.WithKernelWait(drpc.DefaultKernelWait))
+	c := connect(t, srv, drpc.WithKernelWait(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	before := mod.started.Load()
 	out := make(chan callResult, 1)

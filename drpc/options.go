@@ -75,10 +75,7 @@ func newServerConfig(opts []ServerOption) serverConfig {
 }
 
 func newClientConfig(opts []ClientOption) clientConfig {
-	c := clientConfig{
-		transportConfig: transportConfig{maxMessageSize: DefaultMaxMessageSize},
-		kernelWait:      DefaultKernelWait,
-	}
+	c := clientConfig{transportConfig: transportConfig{maxMessageSize: DefaultMaxMessageSize}}
 	for _, o := range opts {
 		if o != nil {
 			o.applyClient(&c)
@@ -182,21 +179,29 @@ func WithClientInterceptor(interceptors ...ClientInterceptor) ClientOption {
 	})
 }
 
-// DefaultKernelWait is how long a client waits for an answer in the
-// kernel, unless WithKernelWait says otherwise.
-const DefaultKernelWait = kernelWaitWindow
-
-// WithKernelWait sets how long a client waits for each answer in the kernel
-// (a blocking read) before it waits in the runtime's network poller: on a
-// machine where waking a parked goroutine dominates a small call, this
-// makes calls faster (about 1.3 times on one connection, on the 2-core VM
-// of docs/performance.md) at the price of an OS thread held during the
-// wait. Only half the processors' worth of calls in the process wait so
-// at once; the others use the poller, and with one processor none do. A
+// WithKernelWait makes a client wait for each answer in the kernel (a
+// blocking read) for up to d before it waits in the runtime's network
+// poller. Off by default; 1 ms is a good value when it is on.
+//
+// Most of a small call's round trip is the wake-up of the side that waits,
+// and a thread blocked in read(2) is woken sooner than a goroutine parked
+// in the poller: on the 2-core VM of docs/performance.md, small calls on
+// one connection ran about 1.25 times as fast with it. The price is that
+// the waiting thread holds its processor (P) in a system call, and while
+// it does, nothing else in the process may be polling the network:
+// goroutines of the same process that wait for other sockets (a dRPC
+// server in the same process, an HTTP endpoint) can be delayed until the
+// runtime's monitor notices, by hundreds of microseconds. A client and a
+// server in one process made calls 60 times slower. So use it only in a
+// process that mostly makes calls and serves nothing, such as a command
+// line tool or a load generator; never in a daemon that also serves.
+//
+// Only half the processors' worth of calls in the process wait in the
+// kernel at once (none with one processor), and a connection whose wait
+// took longer than 20 µs waits in the poller for its next 16 reads. A
 // cancelled call notices within d (rounded up to the kernel's clock
-// tick); Close, and a deadline closer than 2*d, act at once. d <= 0 turns
-// it off: every call waits in the poller. Busy polling (WithBusyPoll)
-// replaces it. The default is DefaultKernelWait (1 ms).
+// tick); Close, and a deadline closer than 2*d, act at once. Busy polling
+// (WithBusyPoll) replaces it. d <= 0 turns it off.
 func WithKernelWait(d time.Duration) ClientOption {
 	return clientOption(func(c *clientConfig) { c.kernelWait = max(d, 0) })
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cc532012/drpc/drpc"
 )
@@ -52,12 +53,12 @@ var transports = []transport{
 		about: "this project: ClientConnection.SendMsg (a reply the caller owns), hand-written echo module 0",
 	},
 	{
-		name: "drpc-poller", socket: "drpc.sock",
+		name: "drpc-kernelwait", socket: "drpc.sock",
 		only: func(_, conns int) bool { return conns == 1 },
 		dial: func(path string, _ int) (caller, error) {
-			return dialDRPC(path, drpc.WithKernelWait(0))
+			return dialDRPC(path, drpc.WithKernelWait(time.Millisecond))
 		},
-		about: "drpc with WithKernelWait(0): the client waits for every answer in the Go poller (1 connection only)",
+		about: "drpc with WithKernelWait(1ms): the client waits for its answer in a blocking read (1 connection only)",
 	},
 	{
 		name: "drpc-gen", socket: "gen.sock", dial: dialGen,
