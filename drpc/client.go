@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -97,20 +96,13 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 	}
 	uc := conn.(*net.UnixConn)
 	tuneConn(uc)
-	cc := &clientConn{conn: uc, send: wire.NewSender(uc)}
-	var reader io.Reader
-	if c.cfg.busyPoll <= 0 {
-		if raw, err := uc.SyscallConn(); err == nil {
-			if cc.kwait = newKernelWaitReader(uc, raw, c.cfg.kernelWait, maxKernelWaiters); cc.kwait != nil {
-				reader = cc.kwait
-			}
-		}
-	}
-	if reader == nil {
-		reader = newPacketReader(uc, c.cfg.busyPoll)
-	}
-	cc.recv = wire.NewReceiver(reader, c.cfg.maxMessageSize)
-	c.cur.Store(cc)
+	reader, kwait := newClientReader(uc, &c.cfg)
+	c.cur.Store(&clientConn{
+		conn:  uc,
+		recv:  wire.NewReceiver(reader, c.cfg.maxMessageSize),
+		send:  wire.NewSender(uc),
+		kwait: kwait,
+	})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package drpc
 
 import (
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -24,8 +25,8 @@ import (
 //
 // The socket stays non-blocking for everything else: the reader clears
 // O_NONBLOCK for the one read and sets it again at once (two fcntl calls,
-// cheap next to a wake-up). The wait is bounded twice, so that it never
-// costs what the poller exists to save:
+// cheap next to a wake-up). The wait is bounded three ways, so that it
+// never costs what the poller exists to save:
 //
 //   - in time: SO_RCVTIMEO ends it after the window (WithKernelWait,
 //     rounded up to the kernel's clock tick), and the read goes on in the
@@ -111,6 +112,20 @@ func newKernelWaitReader(conn *net.UnixConn, raw syscall.RawConn, window time.Du
 	return r
 }
 
+// newClientReader returns what a client connection reads its answers
+// from: with busy polling a pollReader, else with a kernel wait a
+// kernelWaitReader (also returned, for setDeadline), else a connReader.
+func newClientReader(conn *net.UnixConn, cfg *clientConfig) (io.Reader, *kernelWaitReader) {
+	if cfg.busyPoll <= 0 && cfg.kernelWait > 0 {
+		if raw, err := conn.SyscallConn(); err == nil {
+			if kw := newKernelWaitReader(conn, raw, cfg.kernelWait, maxKernelWaiters); kw != nil {
+				return kw, kw
+			}
+		}
+	}
+	return newPacketReader(conn, cfg.busyPoll), nil
+}
+
 // setDeadline tells the reader the deadline of the call about to read, if
 // it has one: a wait in the kernel would overshoot one closer than the
 // window.
@@ -131,19 +146,14 @@ func (r *kernelWaitReader) ReadVec(p []byte, o *wire.Overflow) (int, error) {
 		kernelWaiters.Add(-1)
 		return r.connReader.ReadVec(p, o)
 	}
-	r.p, r.o, r.n, r.err, r.waited = p, o, 0, nil, false
-	err := r.raw.Read(r.waitFn)
-	n, rerr := r.n, r.err
-	r.p, r.o, r.err = nil, nil, nil
+	r.waited = false
+	n, err := r.readWith(r.waitFn, p, o)
 	if !r.waited {
 		// RawConn.Read failed before calling wait (a passed deadline,
 		// a closed connection): the wait is not running.
 		kernelWaiters.Add(-1)
 	}
-	if err == nil && rerr == nil && n > 0 {
-		return n, nil
-	}
-	return readResult(r.conn, n, rerr, err)
+	return n, err
 }
 
 // Read reads one packet, for a Receiver that needs no overflow.

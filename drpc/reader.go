@@ -42,8 +42,14 @@ func (r *connReader) Read(p []byte) (int, error) { return r.conn.Read(p) }
 
 // ReadVec implements wire.VectorReader.
 func (r *connReader) ReadVec(p []byte, o *wire.Overflow) (int, error) {
+	return r.readWith(r.tryFn, p, o)
+}
+
+// readWith reads one packet into p and o through the RawConn, with fn (a
+// method value made once, like r.tryFn) doing the reading.
+func (r *connReader) readWith(fn func(fd uintptr) bool, p []byte, o *wire.Overflow) (int, error) {
 	r.p, r.o, r.n, r.err = p, o, 0, nil
-	err := r.raw.Read(r.tryFn)
+	err := r.raw.Read(fn)
 	n, rerr := r.n, r.err
 	r.p, r.o, r.err = nil, nil, nil
 	if err == nil && rerr == nil && n > 0 {
