@@ -41,7 +41,7 @@ func (echoServer) Echo(ctx context.Context, s *drpc.Session, req *testv1.EchoReq
 	}
 	switch {
 	case bytes.Equal(req.GetPayload(), payloadFailure):
-		return nil, drpc.NewFailure(drpc.StatusSubmitted)
+		return nil, drpc.NewFailure(drpc.StatusSubmitted, "")
 	case bytes.Equal(req.GetPayload(), payloadPlainErr):
 		return nil, errors.New("plain error")
 	case bytes.Equal(req.GetPayload(), payloadNilReply):
@@ -133,7 +133,7 @@ func TestGeneratedClientAndModule(t *testing.T) {
 			var f *drpc.Failure
 			require.ErrorAs(t, err, &f)
 			assert.Equal(t, tc.wantStatus, f.Status())
-			assert.ErrorIs(t, err, drpc.NewFailure(tc.wantStatus))
+			assert.Equal(t, tc.wantStatus, drpc.StatusOf(err))
 		})
 	}
 
@@ -166,12 +166,12 @@ func TestGeneratedClientAndModule(t *testing.T) {
 		var f *drpc.Failure
 		require.ErrorAs(t, err, &f)
 		assert.Equal(t, drpc.StatusUnknownMethod, f.Status())
-		assert.ErrorIs(t, err, drpc.UnknownMethodFailure())
+		assert.Equal(t, drpc.StatusUnknownMethod, drpc.StatusOf(err))
 	})
 
 	t.Run("unregistered module", func(t *testing.T) {
 		_, err := mgmtv1drpc.NewMgmtServiceClient(client).PingRank(ctx, nil)
-		assert.ErrorIs(t, err, drpc.UnknownModuleFailure())
+		assert.Equal(t, drpc.StatusUnknownModule, drpc.StatusOf(err))
 	})
 }
 
@@ -201,8 +201,8 @@ func TestGeneratedModuleRawCalls(t *testing.T) {
 			resp, err := client.SendMsg(t.Context(), tc.call)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantStatus, resp.GetStatus())
-			if tc.wantStatus != drpc.StatusSuccess {
-				assert.Empty(t, resp.GetBody(), "a failure carries no body")
+			if tc.wantStatus == drpc.StatusFailedUnmarshalPayload {
+				assert.Contains(t, string(resp.GetBody()), "does not decode", "a failure carries its reason")
 			}
 		})
 	}
@@ -338,7 +338,7 @@ func TestGeneratedModules(t *testing.T) {
 				assert.Equal(t, m, got)
 			}
 			_, err := tc.module.GetMethod(drpc.MethodID(tc.id)*100 + 99)
-			assert.ErrorIs(t, err, drpc.UnknownMethodFailure())
+			assert.Equal(t, drpc.StatusUnknownMethod, drpc.StatusOf(err))
 		})
 	}
 	assert.Panics(t, func() { testv1drpc.NewTestServiceModule(nil) })

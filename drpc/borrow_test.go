@@ -53,7 +53,7 @@ func TestSendMsgFuncLendsTheBody(t *testing.T) {
 	assert.NotEqual(t, "first", string(lent), "a body kept after fn returns is overwritten by the next call")
 
 	// fn sees failures too, and its error is returned as is.
-	errStop := drpc.NewFailureWithMessage("stop")
+	errStop := drpc.NewFailure(drpc.StatusFailure, "stop")
 	err = c.SendMsgFunc(ctx, &drpc.Call{Method: int32(methodFail), Body: []byte{byte(drpc.StatusUnknownMethod)}}, func(st drpc.Status, body []byte) error {
 		assert.Equal(t, drpc.StatusUnknownMethod, st)
 		return errStop

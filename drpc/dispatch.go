@@ -99,7 +99,7 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 	}
 	s.module = nil
 	if err != nil {
-		r.status = ErrorToStatus(err)
+		r.status, r.body = StatusOf(err), reasonOf(err)
 		d.logFailure(s, entry.name, meth, r.status, err)
 		return r
 	}

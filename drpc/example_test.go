@@ -22,14 +22,14 @@ func (greeterModule) String() string    { return "greeter" }
 
 func (greeterModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id != methodGreet.ID() {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return methodGreet, nil
 }
 
 func (greeterModule) HandleCall(_ context.Context, s *drpc.Session, _ drpc.Method, body []byte) ([]byte, error) {
 	if len(body) == 0 {
-		return nil, drpc.NewFailureWithMessage("whom should I greet?")
+		return nil, drpc.NewFailure(drpc.StatusFailure, "whom should I greet?")
 	}
 	// The body is only valid during the call: build a new reply.
 	return fmt.Appendf(nil, "hello, %s", body), nil
@@ -123,7 +123,7 @@ func ExampleClientConnection() {
 	fmt.Printf("sequence %d: %v\n", resp.Sequence, resp.Status)
 	// Output:
 	// sequence 1: hello, DAOS
-	// sequence 2: dRPC call failed: STATUS_FAILURE
+	// sequence 2: dRPC call failed: STATUS_FAILURE: whom should I greet?
 	// sequence 3: STATUS_UNKNOWN_METHOD
 	// sequence 4: STATUS_UNKNOWN_MODULE
 }

@@ -8,26 +8,26 @@ import (
 )
 
 // Failure is a dRPC call's failure: a non-success Status and what went
-// wrong. Handlers return it to choose the response status; clients get it
-// from FailureFromResponse (and generated clients return it) so callers can
-// branch with errors.As, or errors.Is against a Failure of the same status.
+// wrong. A handler returns one to choose the response status; its message
+// travels with the response as the failure's reason (DAOS peers ignore
+// it). A client gets one back for every response that is not a success:
+// FailureFromResponse makes it from a Response, and the generated clients
+// return it. StatusOf reads the status of any error.
 type Failure struct {
 	status  Status
 	message string
 	cause   error
 }
 
-// NewFailure returns a Failure with the given status.
-func NewFailure(status Status) *Failure {
-	return &Failure{status: status}
+// NewFailure returns a Failure with the given status and message; the
+// message may be empty. Handlers should keep it short and free of secrets:
+// it is sent to the caller.
+func NewFailure(status Status, message string) *Failure {
+	return &Failure{status: status, message: message}
 }
 
-// NewFailureWithMessage returns a StatusFailure Failure with a message.
-func NewFailureWithMessage(message string) *Failure {
-	return &Failure{status: StatusFailure, message: message}
-}
-
-// WrapFailure returns a Failure with the given status caused by err.
+// WrapFailure returns a Failure with the given status caused by err; its
+// message is err's, and errors.Is and errors.As see err through it.
 func WrapFailure(status Status, err error) *Failure {
 	f := &Failure{status: status, cause: err}
 	if err != nil {
@@ -35,22 +35,6 @@ func WrapFailure(status Status, err error) *Failure {
 	}
 	return f
 }
-
-// UnknownModuleFailure is the Failure for a call to an unregistered module.
-func UnknownModuleFailure() *Failure { return NewFailure(StatusUnknownModule) }
-
-// UnknownMethodFailure is the Failure for a method a module does not serve.
-func UnknownMethodFailure() *Failure { return NewFailure(StatusUnknownMethod) }
-
-// UnmarshalingCallFailure is the Failure for a Call that does not decode.
-func UnmarshalingCallFailure() *Failure { return NewFailure(StatusFailedUnmarshalCall) }
-
-// UnmarshalingPayloadFailure is the Failure for a body that does not decode
-// into the method's request.
-func UnmarshalingPayloadFailure() *Failure { return NewFailure(StatusFailedUnmarshalPayload) }
-
-// MarshalingFailure is the Failure for a reply that cannot be encoded.
-func MarshalingFailure() *Failure { return NewFailure(StatusFailedMarshal) }
 
 // Status is the failure's dRPC status.
 func (f *Failure) Status() Status { return f.status }
@@ -69,17 +53,11 @@ func (f *Failure) Error() string {
 // Unwrap returns the error that caused the failure, if any.
 func (f *Failure) Unwrap() error { return f.cause }
 
-// Is reports whether target is a *Failure with the same status, so that
-// errors.Is(err, drpc.UnknownMethodFailure()) works.
-func (f *Failure) Is(target error) bool {
-	t, ok := target.(*Failure)
-	return ok && t.status == f.status
-}
-
-// ErrorToStatus maps a handler's error to a response status: nil is
-// StatusSuccess, a *Failure anywhere in the chain gives its status, and any
-// other error is StatusFailure.
-func ErrorToStatus(err error) Status {
+// StatusOf returns the dRPC status that err stands for: StatusSuccess for
+// nil, the status of a *Failure anywhere in err's chain, and StatusFailure
+// for any other error. A server answers a handler's error with it; a
+// client reads a call's outcome with it.
+func StatusOf(err error) Status {
 	if err == nil {
 		return StatusSuccess
 	}
@@ -91,28 +69,52 @@ func ErrorToStatus(err error) Status {
 }
 
 // FailureFromResponse returns nil if resp reports StatusSuccess and a
-// *Failure with resp's status otherwise. When the server's transport
-// refused the call (session limit, message size, shutdown), the failure's
-// message is the reason it sent.
+// *Failure with resp's status otherwise, whose message is the reason the
+// server sent, if any (a transport refusal or a handler's Failure).
 func FailureFromResponse(resp *Response) error {
 	return failureOf(resp.GetStatus(), resp.GetBody())
 }
 
-// maxReasonLen bounds the reason a failure takes from a response body.
+// maxReasonLen bounds the reason a failure carries on the wire, both ways.
 const maxReasonLen = 512
 
 // failureOf returns nil for StatusSuccess and otherwise a *Failure whose
 // message is body, if body reads as a short reason: DAOS servers send no
-// body with a failure, and this server only its transport's refusals.
+// body with a failure.
 func failureOf(status Status, body []byte) error {
 	if status == StatusSuccess {
 		return nil
 	}
-	f := NewFailure(status)
+	f := &Failure{status: status}
 	if len(body) > 0 && len(body) <= maxReasonLen && utf8.Valid(body) && isPrintable(body) {
 		f.message = string(body)
 	}
 	return f
+}
+
+// reasonOf returns the reason to send with the failure err stands for: the
+// message of a *Failure in its chain, cut to maxReasonLen bytes on a rune
+// boundary, with spaces made plain and anything else unprintable replaced; nil for other errors,
+// whose text may hold what the caller should not see.
+func reasonOf(err error) []byte {
+	var f *Failure
+	if !errors.As(err, &f) || f.message == "" {
+		return nil
+	}
+	out := make([]byte, 0, min(len(f.message), maxReasonLen))
+	for _, r := range f.message {
+		switch {
+		case unicode.IsSpace(r):
+			r = ' '
+		case !unicode.IsPrint(r):
+			r = '?'
+		}
+		if len(out)+utf8.RuneLen(r) > maxReasonLen {
+			break
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
 }
 
 func isPrintable(b []byte) bool {

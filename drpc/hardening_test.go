@@ -155,7 +155,7 @@ func (stubborn) ID() drpc.ModuleID { return 9 }
 func (stubborn) String() string    { return "stubborn" }
 func (stubborn) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id != 901 {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return methodStubborn, nil
 }
@@ -228,7 +228,7 @@ func (failing) ID() drpc.ModuleID { return 6 }
 func (failing) String() string    { return "failing" }
 func (failing) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id != 601 {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return methodFails, nil
 }

@@ -57,7 +57,7 @@ var echoMethods = map[drpc.MethodID]drpc.Method{
 func (m *echoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	meth, ok := echoMethods[id]
 	if !ok {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return meth, nil
 }
@@ -67,7 +67,7 @@ func (m *echoModule) HandleCall(ctx context.Context, s *drpc.Session, meth drpc.
 	case methodEcho:
 		return body, nil
 	case methodFail:
-		return nil, drpc.NewFailure(drpc.Status(body[0]))
+		return nil, drpc.NewFailure(drpc.Status(body[0]), "")
 	case methodPanic:
 		panic("handler bug")
 	case methodBlock:
@@ -85,7 +85,7 @@ func (m *echoModule) HandleCall(ctx context.Context, s *drpc.Session, meth drpc.
 		c := s.PeerCredentials()
 		return fmt.Appendf(nil, "%d %d %d", c.PID, c.UID, c.GID), nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // socketPath returns a fresh socket path in a short temporary directory

@@ -58,7 +58,7 @@ func TestServerInterceptorSeesSessionAndCanRefuse(t *testing.T) {
 		creds := s.PeerCredentials()
 		peer.Store(&creds)
 		if strings.HasPrefix(string(body), "no") {
-			return nil, drpc.NewFailure(drpc.StatusFailedUnmarshalPayload)
+			return nil, drpc.NewFailure(drpc.StatusFailedUnmarshalPayload, "")
 		}
 		reply, err := next(ctx, s, m, body)
 		return append([]byte("wrapped "), reply...), err

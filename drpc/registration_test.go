@@ -28,7 +28,7 @@ func (m *tableModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if meth, ok := m.methods[id]; ok {
 		return meth, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 func (m *tableModule) HandleCall(context.Context, *drpc.Session, drpc.Method, []byte) ([]byte, error) {

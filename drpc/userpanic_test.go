@@ -45,7 +45,7 @@ func (p *panicky) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 		panic("GetMethod bug")
 	}
 	if id != 701 && id != 702 {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return panickyMethod{id: id, panic: id == 701 && p.where == "method String"}, nil
 }
@@ -150,7 +150,7 @@ func (e exploding) GetMethod(drpc.MethodID) (drpc.Method, error) {
 	if e.in == "GetMethod" {
 		panic("GetMethod bug")
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 func (exploding) HandleCall(context.Context, *drpc.Session, drpc.Method, []byte) ([]byte, error) {

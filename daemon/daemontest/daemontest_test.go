@@ -240,7 +240,7 @@ func (echo) String() string    { return "echo" }
 
 func (echo) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id != 901 {
-		return nil, drpc.NewFailure(drpc.StatusUnknownMethod)
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return drpc.NewMethod(9, 901, "Echo"), nil
 }

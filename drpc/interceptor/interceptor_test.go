@@ -36,11 +36,11 @@ func (echo) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	case 2:
 		return methodFail, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 func (echo) HandleCall(_ context.Context, _ *drpc.Session, m drpc.Method, body []byte) ([]byte, error) {
 	if m.ID() == 2 {
-		return nil, drpc.NewFailureWithMessage("asked to fail")
+		return nil, drpc.NewFailure(drpc.StatusFailure, "asked to fail")
 	}
 	return body, nil
 }

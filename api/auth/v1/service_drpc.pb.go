@@ -42,9 +42,8 @@ var (
 // processes a signed credential for the identity of their socket peer.
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type SecurityAgentServiceClient interface {
 	// RequestCredentials returns a credential for the calling process.
 	//
@@ -93,15 +92,15 @@ type SecurityAgentServiceServer interface {
 }
 
 // UnimplementedSecurityAgentServiceServer answers every method of
-// SecurityAgentService with STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure).
-// Embed it in an implementation of SecurityAgentServiceServer so that the
-// implementation still compiles, and answers UNKNOWN_METHOD, when an rpc is
-// added to the schema.
+// SecurityAgentService with STATUS_UNKNOWN_METHOD. Embed it in an
+// implementation of SecurityAgentServiceServer so that the implementation
+// still compiles, and answers UNKNOWN_METHOD, when an rpc is added to the
+// schema.
 type UnimplementedSecurityAgentServiceServer struct{}
 
 // RequestCredentials answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedSecurityAgentServiceServer) RequestCredentials(context.Context, *drpc.Session, *v1.GetCredReq) (*v1.GetCredResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewSecurityAgentServiceModule returns the drpc.Module SecurityAgentService
@@ -143,7 +142,7 @@ func (m *securityAgentServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, e
 	case SecurityAgentServiceRequestCredentialsMethodID:
 		return SecurityAgentServiceRequestCredentialsMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -161,7 +160,7 @@ func (m *securityAgentServiceModule) HandleCall(ctx context.Context, session *dr
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // SecurityServiceName is the full name of the schema's service
@@ -192,9 +191,8 @@ var (
 // credentials that clients present.
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type SecurityServiceClient interface {
 	// ValidateCredentials verifies a credential and returns its token.
 	//
@@ -243,14 +241,14 @@ type SecurityServiceServer interface {
 }
 
 // UnimplementedSecurityServiceServer answers every method of SecurityService
-// with STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
-// implementation of SecurityServiceServer so that the implementation still
-// compiles, and answers UNKNOWN_METHOD, when an rpc is added to the schema.
+// with STATUS_UNKNOWN_METHOD. Embed it in an implementation of
+// SecurityServiceServer so that the implementation still compiles, and answers
+// UNKNOWN_METHOD, when an rpc is added to the schema.
 type UnimplementedSecurityServiceServer struct{}
 
 // ValidateCredentials answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedSecurityServiceServer) ValidateCredentials(context.Context, *drpc.Session, *v1.ValidateCredReq) (*v1.ValidateCredResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewSecurityServiceModule returns the drpc.Module SecurityService (ID
@@ -292,7 +290,7 @@ func (m *securityServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error)
 	case SecurityServiceValidateCredentialsMethodID:
 		return SecurityServiceValidateCredentialsMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -310,7 +308,7 @@ func (m *securityServiceModule) HandleCall(ctx context.Context, session *drpc.Se
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // init registers the file's methods in the dRPC catalog.

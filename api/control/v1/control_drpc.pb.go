@@ -41,9 +41,8 @@ var (
 // user's tools (drpc-server status).
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type ControlServiceClient interface {
 	// GetStatus returns the engines the server knows and the last events it
 	// received. Idempotent: it changes nothing.
@@ -94,14 +93,14 @@ type ControlServiceServer interface {
 }
 
 // UnimplementedControlServiceServer answers every method of ControlService
-// with STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
-// implementation of ControlServiceServer so that the implementation still
-// compiles, and answers UNKNOWN_METHOD, when an rpc is added to the schema.
+// with STATUS_UNKNOWN_METHOD. Embed it in an implementation of
+// ControlServiceServer so that the implementation still compiles, and answers
+// UNKNOWN_METHOD, when an rpc is added to the schema.
 type UnimplementedControlServiceServer struct{}
 
 // GetStatus answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedControlServiceServer) GetStatus(context.Context, *drpc.Session, *v1.GetStatusReq) (*v1.GetStatusResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewControlServiceModule returns the drpc.Module ControlService (ID
@@ -143,7 +142,7 @@ func (m *controlServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) 
 	case ControlServiceGetStatusMethodID:
 		return ControlServiceGetStatusMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -161,7 +160,7 @@ func (m *controlServiceModule) HandleCall(ctx context.Context, session *drpc.Ses
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // init registers the file's methods in the dRPC catalog.

@@ -48,9 +48,8 @@ var (
 // MgmtService is dRPC module 2, served by engines and called by the server.
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type MgmtServiceClient interface {
 	// SetRank assigns the engine its rank. Idempotent: setting the same rank
 	// again leaves the engine as it was.
@@ -138,24 +137,24 @@ type MgmtServiceServer interface {
 }
 
 // UnimplementedMgmtServiceServer answers every method of MgmtService with
-// STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
-// implementation of MgmtServiceServer so that the implementation still
-// compiles, and answers UNKNOWN_METHOD, when an rpc is added to the schema.
+// STATUS_UNKNOWN_METHOD. Embed it in an implementation of MgmtServiceServer so
+// that the implementation still compiles, and answers UNKNOWN_METHOD, when an
+// rpc is added to the schema.
 type UnimplementedMgmtServiceServer struct{}
 
 // SetRank answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedMgmtServiceServer) SetRank(context.Context, *drpc.Session, *v1.SetRankReq) (*v1.DaosResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // PrepShutdown answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedMgmtServiceServer) PrepShutdown(context.Context, *drpc.Session, *v1.PrepShutdownReq) (*v1.DaosResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // PingRank answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedMgmtServiceServer) PingRank(context.Context, *drpc.Session, *v1.PingRankReq) (*v1.DaosResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewMgmtServiceModule returns the drpc.Module MgmtService (ID
@@ -203,7 +202,7 @@ func (m *mgmtServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	case MgmtServicePingRankMethodID:
 		return MgmtServicePingRankMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -241,7 +240,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // init registers the file's methods in the dRPC catalog.

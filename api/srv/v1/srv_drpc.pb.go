@@ -44,9 +44,8 @@ var (
 // SrvService is dRPC module 3, served by the server and called by engines.
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type SrvServiceClient interface {
 	// NotifyReady registers a started engine with the server.
 	//
@@ -110,19 +109,19 @@ type SrvServiceServer interface {
 }
 
 // UnimplementedSrvServiceServer answers every method of SrvService with
-// STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
-// implementation of SrvServiceServer so that the implementation still
-// compiles, and answers UNKNOWN_METHOD, when an rpc is added to the schema.
+// STATUS_UNKNOWN_METHOD. Embed it in an implementation of SrvServiceServer so
+// that the implementation still compiles, and answers UNKNOWN_METHOD, when an
+// rpc is added to the schema.
 type UnimplementedSrvServiceServer struct{}
 
 // NotifyReady answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedSrvServiceServer) NotifyReady(context.Context, *drpc.Session, *v1.NotifyReadyReq) (*v1.NotifyReadyResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // ClusterEvent answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedSrvServiceServer) ClusterEvent(context.Context, *drpc.Session, *v1.ClusterEventReq) (*v1.ClusterEventResp, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewSrvServiceModule returns the drpc.Module SrvService (ID
@@ -167,7 +166,7 @@ func (m *srvServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	case SrvServiceClusterEventMethodID:
 		return SrvServiceClusterEventMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -195,7 +194,7 @@ func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // init registers the file's methods in the dRPC catalog.

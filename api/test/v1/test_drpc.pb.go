@@ -38,9 +38,8 @@ var (
 // TestService is dRPC module 0.
 //
 // A call the server answers with a status other than SUCCESS returns that
-// status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-// Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-// drpc.Invoke for the other errors.
+// status as a *drpc.Failure, with the reason the server gave: read the status
+// with drpc.StatusOf. See drpc.Invoke for the other errors.
 type TestServiceClient interface {
 	// Echo returns the request's payload.
 	//
@@ -88,14 +87,14 @@ type TestServiceServer interface {
 }
 
 // UnimplementedTestServiceServer answers every method of TestService with
-// STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
-// implementation of TestServiceServer so that the implementation still
-// compiles, and answers UNKNOWN_METHOD, when an rpc is added to the schema.
+// STATUS_UNKNOWN_METHOD. Embed it in an implementation of TestServiceServer so
+// that the implementation still compiles, and answers UNKNOWN_METHOD, when an
+// rpc is added to the schema.
 type UnimplementedTestServiceServer struct{}
 
 // Echo answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedTestServiceServer) Echo(context.Context, *drpc.Session, *v1.EchoRequest) (*v1.EchoResponse, error) {
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // NewTestServiceModule returns the drpc.Module TestService (ID
@@ -137,7 +136,7 @@ func (m *testServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	case TestServiceEchoMethodID:
 		return TestServiceEchoMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall decodes body into the method's request, runs the implementation
@@ -155,7 +154,7 @@ func (m *testServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		}
 		return drpc.MarshalReply(session, method, reply)
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // init registers the file's methods in the dRPC catalog.

@@ -74,7 +74,7 @@ func TestGetStatus(t *testing.T) {
 func TestOtherUserRefused(t *testing.T) {
 	svc := New(Options{UID: int64(os.Getuid()) + 1})
 	_, err := client(t, svc).GetStatus(context.Background(), &controlv1.GetStatusReq{})
-	require.ErrorIs(t, err, drpc.NewFailure(drpc.StatusFailure))
+	require.Equal(t, drpc.StatusFailure, drpc.StatusOf(err))
 
 	_, err = svc.GetStatus(context.Background(), nil, &controlv1.GetStatusReq{})
 	require.ErrorIs(t, err, ErrNotAllowed, "no session, no caller to trust")

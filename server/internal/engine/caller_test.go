@@ -187,14 +187,15 @@ func TestCallErrors(t *testing.T) {
 		timeout     time.Duration
 		manyRetries bool
 		is          []error
+		status      drpc.Status
 		want        []string
 	}{
 		{"no socket until the deadline", filepath.Join(dir, "daos_engine9.sock"), 200 * time.Millisecond, true,
-			[]error{fs.ErrNotExist, context.DeadlineExceeded}, []string{"is the engine running?"}},
+			[]error{fs.ErrNotExist, context.DeadlineExceeded}, drpc.StatusFailure, []string{"is the engine running?"}},
 		{"the engine does not serve the module", unimplemented, 5 * time.Second, false,
-			[]error{drpc.UnknownModuleFailure()}, []string{"after 1 attempt:"}},
+			nil, drpc.StatusUnknownModule, []string{"after 1 attempt:"}},
 		{"a path through a regular file", filepath.Join(file, "x.sock"), 5 * time.Second, false,
-			[]error{syscall.ENOTDIR}, []string{"after 1 attempt:"}},
+			[]error{syscall.ENOTDIR}, drpc.StatusFailure, []string{"after 1 attempt:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +215,7 @@ func TestCallErrors(t *testing.T) {
 			for _, is := range tc.is {
 				assert.ErrorIs(t, err, is)
 			}
+			assert.Equal(t, tc.status, drpc.StatusOf(err))
 			assert.NotErrorIs(t, err, ErrNotRetried)
 			for _, want := range append([]string{"engine 9", "drpc.mgmt.v1.MgmtService.PingRank (method 225)"}, tc.want...) {
 				assert.Contains(t, err.Error(), want)

@@ -118,7 +118,7 @@ func TestNotifyReady(t *testing.T) {
 				assert.EqualValues(t, os.Getpid(), infos[0].PID, "from the peer credentials")
 				return
 			}
-			require.ErrorIs(t, err, drpc.NewFailure(drpc.StatusFailure))
+			require.Equal(t, drpc.StatusFailure, drpc.StatusOf(err))
 			assert.Empty(t, reg.list())
 		})
 	}

@@ -35,7 +35,7 @@ func (m *echoModule) Methods() []drpc.Method { return []drpc.Method{echoMethod} 
 
 func (m *echoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id != echoMethodID {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return echoMethod, nil
 }

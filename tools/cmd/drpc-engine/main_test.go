@@ -52,7 +52,7 @@ func (f *fakeServer) NotifyReady(_ context.Context, _ *drpc.Session, req *srvv1.
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse {
-		return nil, drpc.NewFailure(drpc.StatusFailure)
+		return nil, drpc.NewFailure(drpc.StatusFailure, "")
 	}
 	f.ready = append(f.ready, req)
 	return &srvv1.NotifyReadyResp{}, nil

@@ -65,12 +65,12 @@ func (*mgmtImpl) PingRank(_ context.Context, _ *drpc.Session, req *mgmtv1.PingRa
 }
 
 func (*mgmtImpl) SetRank(context.Context, *drpc.Session, *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error) {
-	return nil, drpc.NewFailureWithMessage("rank is not known")
+	return nil, drpc.NewFailure(drpc.StatusFailure, "rank is not known")
 }
 
 func (m *mgmtImpl) PrepShutdown(context.Context, *drpc.Session, *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error) {
 	if m.prep.Add(1)%2 == 0 {
-		return nil, drpc.NewFailure(drpc.StatusFailure)
+		return nil, drpc.NewFailure(drpc.StatusFailure, "")
 	}
 	return &mgmtv1.DaosResp{}, nil
 }

@@ -423,9 +423,8 @@ func (fg *fileGen) client(s service) {
 	iface, impl := clientName(s), lowerFirst(clientName(s))
 	fg.doc(fmt.Sprintf("%s calls the methods of %s, dRPC module %d.", iface, s.GoName, s.ids.ModuleID),
 		schemaText(s.Comments.Leading), `A call the server answers with a status other than SUCCESS returns that
-status as a *drpc.Failure: test it with errors.As, or errors.Is against a
-Failure of the same status (drpc.UnknownMethodFailure(), ...). See
-drpc.Invoke for the other errors.`)
+status as a *drpc.Failure, with the reason the server gave: read the
+status with drpc.StatusOf. See drpc.Invoke for the other errors.`)
 	fg.p("type ", iface, " interface {")
 	for _, m := range s.Methods {
 		fg.methodDoc(s, m)
@@ -474,7 +473,7 @@ Embed %s to keep compiling when rpcs are added to the schema.`, unimpl))
 	fg.p("}")
 	fg.p()
 	fg.doc(fmt.Sprintf(`%s answers every method of %s with
-STATUS_UNKNOWN_METHOD (drpc.UnknownMethodFailure). Embed it in an
+STATUS_UNKNOWN_METHOD. Embed it in an
 implementation of %s so that the implementation still compiles, and
 answers UNKNOWN_METHOD, when an rpc is added to the schema.`, unimpl, s.GoName, iface))
 	fg.p("type ", unimpl, " struct{}")
@@ -482,7 +481,7 @@ answers UNKNOWN_METHOD, when an rpc is added to the schema.`, unimpl, s.GoName, 
 	for _, m := range s.Methods {
 		fg.doc(fmt.Sprintf("%s answers STATUS_UNKNOWN_METHOD.", m.GoName))
 		fg.p("func (", unimpl, ") ", m.GoName, "(", fg.context(), ", *", fg.drpc("Session"), ", *", fg.msg(m.Input), ") (*", fg.msg(m.Output), ", error) {")
-		fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
+		fg.p("return nil, ", fg.drpc("NewFailure"), "(", fg.drpc("StatusUnknownMethod"), `, "")`)
 		fg.p("}")
 		fg.p()
 	}
@@ -537,7 +536,7 @@ declare answer UNKNOWN_METHOD. It panics if %s is nil.`, ctor, s.GoName, moduleI
 		}
 		fg.p("}")
 	}
-	fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
+	fg.p("return nil, ", fg.drpc("NewFailure"), "(", fg.drpc("StatusUnknownMethod"), `, "")`)
 	fg.p("}")
 	fg.p()
 	fg.doc(fmt.Sprintf("HandleCall decodes %s into the method's request, runs the implementation and encodes its reply.", v.body))
@@ -560,7 +559,7 @@ declare answer UNKNOWN_METHOD. It panics if %s is nil.`, ctor, s.GoName, moduleI
 		}
 		fg.p("}")
 	}
-	fg.p("return nil, ", fg.drpc("UnknownMethodFailure"), "()")
+	fg.p("return nil, ", fg.drpc("NewFailure"), "(", fg.drpc("StatusUnknownMethod"), `, "")`)
 	fg.p("}")
 	fg.p()
 }

@@ -41,14 +41,14 @@ func (EchoModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	if id == testv1drpc.TestServiceEchoMethodID {
 		return testv1drpc.TestServiceEchoMethod, nil
 	}
-	return nil, drpc.UnknownMethodFailure()
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
 // HandleCall returns body as the reply. The transport sends the reply
 // before it reuses the buffer that holds body, so no copy is needed.
 func (EchoModule) HandleCall(_ context.Context, _ *drpc.Session, m drpc.Method, body []byte) ([]byte, error) {
 	if m.ID() != testv1drpc.TestServiceEchoMethodID {
-		return nil, drpc.UnknownMethodFailure()
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 	}
 	return body, nil
 }

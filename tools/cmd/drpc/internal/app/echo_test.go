@@ -61,10 +61,10 @@ func TestEchoModuleMatchesGenerated(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, garbage, got)
 	_, err = gen.HandleCall(ctx, nil, m, garbage)
-	assert.ErrorIs(t, err, drpc.UnmarshalingPayloadFailure())
+	assert.Equal(t, drpc.StatusFailedUnmarshalPayload, drpc.StatusOf(err))
 
 	_, err = raw.GetMethod(2)
-	assert.ErrorIs(t, err, drpc.UnknownMethodFailure())
+	assert.Equal(t, drpc.StatusUnknownMethod, drpc.StatusOf(err))
 	_, err = raw.HandleCall(ctx, nil, drpc.NewMethod(0, 2, "x"), nil)
-	assert.ErrorIs(t, err, drpc.UnknownMethodFailure())
+	assert.Equal(t, drpc.StatusUnknownMethod, drpc.StatusOf(err))
 }

@@ -192,7 +192,7 @@ func StatusName(s drpc.Status) string {
 func statusError(t Target, socket string, resp *drpc.Response) error {
 	var f *drpc.Failure
 	if !errors.As(drpc.FailureFromResponse(resp), &f) {
-		f = drpc.NewFailure(resp.GetStatus())
+		f = drpc.NewFailure(resp.GetStatus(), "")
 	}
 	return failureError(t, socket, f)
 }
@@ -201,9 +201,6 @@ func statusError(t Target, socket string, resp *drpc.Response) error {
 // ExitStatus): the status by name and the server's reason, or a hint.
 func failureError(t Target, socket string, f *drpc.Failure) error {
 	status := f.Status()
-	if reason := f.Message(); reason != "" {
-		return cli.WithExitCode(ExitStatus, fmt.Errorf("%s answered %s: %s", t, StatusName(status), reason))
-	}
 	var hint string
 	switch status {
 	case drpc.StatusUnknownModule:
@@ -220,6 +217,9 @@ func failureError(t Target, socket string, f *drpc.Failure) error {
 		hint = "the server accepted the call to finish it later"
 	default:
 		hint = "the call failed on the server; see its log"
+	}
+	if reason := f.Message(); reason != "" {
+		return cli.WithExitCode(ExitStatus, fmt.Errorf("%s answered %s: %s (%s)", t, StatusName(status), reason, hint))
 	}
 	return cli.WithExitCode(ExitStatus, fmt.Errorf("%s answered %s: %s", t, StatusName(status), hint))
 }
