@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cc532012/drpc/drpc/internal/envelope"
+	"github.com/cc532012/drpc/drpc/internal/packetio"
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
@@ -35,7 +36,7 @@ type FuncSender interface {
 type ClientConnection struct {
 	path   string
 	cfg    clientConfig
-	invoke Invoker // the interceptors around roundTrip; nil without any
+	invoke Sender // the interceptors around roundTrip; nil without any
 
 	callMu sync.Mutex // one call at a time; guards head
 	head   []byte     // encoded call head, reused
@@ -50,9 +51,8 @@ type clientConn struct {
 	conn     *net.UnixConn
 	recv     *wire.Receiver
 	send     *wire.Sender
-	kwait    *kernelWaitReader // recv's reader, unless busy polling (or nil)
-	sequence int64             // of the last call sent on this connection
-	closed   atomic.Bool       // closed by ClientConnection.Close
+	sequence int64       // of the last call sent on this connection
+	closed   atomic.Bool // closed by ClientConnection.Close
 
 	// Cancellation: a context's AfterFunc sets a past deadline on the
 	// connection, but only while the call that installed it is running.
@@ -66,7 +66,7 @@ type clientConn struct {
 func NewClientConnection(socketPath string, opts ...ClientOption) *ClientConnection {
 	c := &ClientConnection{path: socketPath, cfg: newClientConfig(opts)}
 	if len(c.cfg.interceptors) > 0 {
-		c.invoke = chainInvoker(c.cfg.interceptors, c.roundTrip)
+		c.invoke = chainSender(c.cfg.interceptors, senderFunc(c.roundTrip))
 	}
 	return c
 }
@@ -95,13 +95,11 @@ func (c *ClientConnection) Connect(ctx context.Context) error {
 		return fmt.Errorf("connect to dRPC server at %s (is it running, and may this user open the socket?): %w", c.path, err)
 	}
 	uc := conn.(*net.UnixConn)
-	tuneConn(uc)
-	reader, kwait := newClientReader(uc, &c.cfg)
+	packetio.Tune(uc)
 	c.cur.Store(&clientConn{
-		conn:  uc,
-		recv:  wire.NewReceiver(reader, c.cfg.maxMessageSize),
-		send:  wire.NewSender(uc),
-		kwait: kwait,
+		conn: uc,
+		recv: wire.NewReceiver(packetio.New(uc, c.cfg.busyPoll), c.cfg.maxMessageSize),
+		send: wire.NewSender(uc),
 	})
 	return nil
 }
@@ -117,7 +115,7 @@ func (c *ClientConnection) Close() error {
 		return nil
 	}
 	cc.closed.Store(true)
-	shutdownConn(cc.conn) // ends a read waiting in the kernel; Close waits for it
+	packetio.ShutdownBoth(cc.conn) // ends a read waiting in the kernel; Close waits for it
 	if err := cc.conn.Close(); err != nil {
 		return fmt.Errorf("close dRPC connection to %s: %w", c.path, err)
 	}
@@ -152,7 +150,7 @@ func (c *ClientConnection) SendMsg(ctx context.Context, call *Call) (*Response, 
 		return nil, errors.New("dRPC SendMsg: call is nil")
 	}
 	if c.invoke != nil {
-		return c.invoke(ctx, copyCall(call))
+		return c.invoke.SendMsg(ctx, copyCall(call))
 	}
 	return c.roundTrip(ctx, call)
 }
@@ -190,7 +188,7 @@ func (c *ClientConnection) SendMsgFunc(ctx context.Context, call *Call, fn func(
 		return errors.New("dRPC SendMsgFunc: call is nil")
 	}
 	if c.invoke != nil {
-		resp, err := c.invoke(ctx, copyCall(call))
+		resp, err := c.invoke.SendMsg(ctx, copyCall(call))
 		if err != nil {
 			return err
 		}
@@ -210,10 +208,10 @@ func (c *ClientConnection) SendMsgFunc(ctx context.Context, call *Call, fn func(
 func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.Response, error) {
 	cc := c.cur.Load()
 	if cc == nil {
-		return envelope.Response{}, fmt.Errorf("dRPC call to %s: %w", c.path, ErrNotConnected)
+		return envelope.Response{}, fmt.Errorf("dRPC call to %s: %w: %w", c.path, ErrNotSent, ErrNotConnected)
 	}
 	if err := ctx.Err(); err != nil {
-		return envelope.Response{}, fmt.Errorf("dRPC call to %s not sent: %w", c.path, err)
+		return envelope.Response{}, fmt.Errorf("dRPC call to %s: %w: %w", c.path, ErrNotSent, err)
 	}
 
 	cc.sequence++
@@ -222,24 +220,22 @@ func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.R
 
 	watching := cc.watch(ctx)
 	err := cc.send.Send(c.head, call.Body)
+	sent := err == nil
 	var msg []byte
-	if err == nil {
-		if cc.kwait != nil {
-			cc.kwait.setDeadline(ctx.Deadline())
-		}
+	if sent {
 		msg, err = cc.recv.ReadMessage()
 	}
 	if watching {
 		cc.unwatch()
 	}
 	if err != nil {
-		var tooLarge *wire.TooLargeError
+		var tooLarge *wire.DroppedError
 		if errors.As(err, &tooLarge) {
 			// The response was dropped whole: the connection is in step.
 			return envelope.Response{}, fmt.Errorf("dRPC response from %s (module %d, method %d): %w: raise the client's WithMaxMessageSize", c.path, call.Module, call.Method, err)
 		}
 		c.drop(cc)
-		return envelope.Response{}, c.callError(ctx, cc, call, err)
+		return envelope.Response{}, c.callError(ctx, cc, call, sent, err)
 	}
 
 	r, err := envelope.DecodeResponse(msg)
@@ -255,19 +251,28 @@ func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.R
 }
 
 // callError explains a failed send or receive: the connection was closed
-// by Close, or the context ended, or the I/O failed.
-func (c *ClientConnection) callError(ctx context.Context, cc *clientConn, call *Call, err error) error {
+// by Close, or the context ended, or the I/O failed. A call whose sending
+// failed did not reach the server whole (ErrNotSent): a server runs only
+// calls it has received whole.
+func (c *ClientConnection) callError(ctx context.Context, cc *clientConn, call *Call, sent bool, err error) error {
+	what := fmt.Sprintf("dRPC call to %s (module %d, method %d)", c.path, call.Module, call.Method)
+	if !sent {
+		err = fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
 	if cc.closed.Load() {
-		return fmt.Errorf("dRPC call to %s (module %d, method %d) interrupted: %w during the call", c.path, call.Module, call.Method, ErrConnectionClosed)
+		return fmt.Errorf("%s interrupted: %w during the call: %w", what, ErrConnectionClosed, err)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		cause := ctx.Err()
 		if cause == nil {
 			cause = context.DeadlineExceeded
 		}
-		return fmt.Errorf("dRPC call to %s (module %d, method %d) interrupted; connection closed: %w", c.path, call.Module, call.Method, cause)
+		if !sent {
+			return fmt.Errorf("%s interrupted; connection closed: %w: %w", what, ErrNotSent, cause)
+		}
+		return fmt.Errorf("%s interrupted; connection closed: %w", what, cause)
 	}
-	return fmt.Errorf("dRPC call to %s (module %d, method %d) failed; connection closed: %w", c.path, call.Module, call.Method, err)
+	return fmt.Errorf("%s failed; connection closed: %w", what, err)
 }
 
 // watch makes ctx's deadline and cancellation interrupt the connection's
@@ -287,7 +292,7 @@ func (cc *clientConn) watch(ctx context.Context) bool {
 		cc.watchMu.Lock()
 		defer cc.watchMu.Unlock()
 		if cc.watchID == id { // the call is still running
-			_ = cc.conn.SetDeadline(aLongTimeAgo)
+			_ = cc.conn.SetDeadline(packetio.PastDeadline)
 		}
 	})
 	return true

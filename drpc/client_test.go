@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
 func TestClientNotConnected(t *testing.T) {
@@ -229,4 +233,254 @@ func TestClientSharedByGoroutines(t *testing.T) {
 		assert.True(t, seen[s], "sequence %d missing", s)
 	}
 	assert.Equal(t, 1, srv.NumSessions(), "one connection carries every call")
+}
+
+func TestCloseInterruptsCallInFlight(t *testing.T) {
+	// Close ends a call in progress at once, even with a context that never
+	// ends and a server that does not answer; the call says why.
+	srv, mod := startServer(t)
+	c := connect(t, srv)
+	inFlight := blockingCall(t, c, mod) // the handler blocks until released
+	defer close(mod.block)
+
+	start := time.Now()
+	require.NoError(t, c.Close())
+	res := receive(t, inFlight, "the interrupted call")
+	t.Logf("the call ended %v after Close", time.Since(start))
+	require.ErrorIs(t, res.err, drpc.ErrConnectionClosed)
+	assert.Contains(t, res.err.Error(), "interrupted")
+	assert.Equal(t, int32(1), mod.blocked.Load(), "the call ended while its handler was still running")
+	assert.False(t, c.IsConnected())
+
+	// The client can connect again and call.
+	require.NoError(t, c.Connect(context.Background()))
+	echo(t, c, "after reconnect")
+}
+
+func TestCloseDuringCallsFromManyGoroutines(t *testing.T) {
+	// Close while calls run and wait from many goroutines: every call
+	// returns, none hangs or races.
+	srv, _ := startServer(t)
+	c := connect(t, srv)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				_, _ = c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho), Body: []byte("x")})
+			}
+		})
+	}
+	time.Sleep(time.Millisecond)
+	require.NoError(t, c.Close())
+	wg.Wait()
+}
+
+// fakeServer listens on a fresh socket and runs answer for every call a
+// client makes, for testing the client against a misbehaving server.
+func fakeServer(t *testing.T, answer func(c *net.UnixConn, call *drpc.Call)) string {
+	t.Helper()
+	path := socketPath(t)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []*net.UnixConn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				recv := wire.NewReceiver(c, 0)
+				for {
+					msg, err := recv.ReadMessage()
+					if err != nil {
+						return
+					}
+					call := new(drpc.Call)
+					if proto.Unmarshal(msg, call) != nil {
+						return
+					}
+					answer(c, call)
+				}
+			})
+		}
+	})
+	return path
+}
+
+// answerWith returns an answer function that sends resp, built from the
+// call, as a well-formed message.
+func answerWith(resp func(call *drpc.Call) *drpc.Response) func(*net.UnixConn, *drpc.Call) {
+	return func(c *net.UnixConn, call *drpc.Call) {
+		b, err := proto.Marshal(resp(call))
+		if err != nil {
+			panic(err)
+		}
+		_ = writePackets(c, messagePackets(b)...)
+	}
+}
+
+func TestClientAgainstBadServer(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(c *net.UnixConn, call *drpc.Call)
+		opts   []drpc.ClientOption
+		check  func(t *testing.T, err error)
+	}{
+		{"wrong sequence", answerWith(func(call *drpc.Call) *drpc.Response {
+			return &drpc.Response{Sequence: call.Sequence + 1}
+		}), nil, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, drpc.ErrSequenceMismatch)
+			assert.Contains(t, err.Error(), "sent 1, received 2")
+		}},
+		{"sequence -1", answerWith(func(*drpc.Call) *drpc.Response {
+			return &drpc.Response{Sequence: -1, Status: drpc.StatusFailedUnmarshalCall}
+		}), nil, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, drpc.ErrSequenceMismatch)
+		}},
+		{"garbage packet", func(c *net.UnixConn, _ *drpc.Call) {
+			_, _ = c.Write([]byte("garbage"))
+		}, nil, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, drpc.ErrMalformedPacket)
+		}},
+		{"well-framed garbage", func(c *net.UnixConn, _ *drpc.Call) {
+			_ = writePackets(c, messagePackets([]byte{0xff, 0xff, 0xff})...)
+		}, nil, func(t *testing.T, err error) {
+			assert.Contains(t, err.Error(), "does not decode")
+		}},
+		{"hang-up instead of an answer", func(c *net.UnixConn, _ *drpc.Call) {
+			_ = c.Close()
+		}, nil, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, io.EOF)
+		}},
+		{"hang-up mid-answer", func(c *net.UnixConn, _ *drpc.Call) {
+			_ = writePackets(c, messagePackets(make([]byte, threeChunks))[0])
+			_ = c.Close()
+		}, nil, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+		}},
+		{"C-style empty answer", func(c *net.UnixConn, _ *drpc.Call) {
+			// A 0-byte response (sequence 0, SUCCESS) as the C library sends
+			// it. Its framing is accepted; its sequence cannot match a Go
+			// client's, which starts at 1.
+			_ = writePackets(c, chunkPacket(wire.Header{}, nil))
+		}, nil, func(t *testing.T, err error) {
+			assert.NotErrorIs(t, err, drpc.ErrMalformedPacket, "the header-only packet is a valid empty message")
+			assert.ErrorIs(t, err, drpc.ErrSequenceMismatch)
+			assert.Contains(t, err.Error(), "received 0")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := drpc.NewClientConnection(fakeServer(t, tc.answer), tc.opts...)
+			require.NoError(t, c.Connect(context.Background()))
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			resp, err := c.SendMsg(ctx, &drpc.Call{Method: 1})
+			require.Error(t, err)
+			assert.Nil(t, resp)
+			tc.check(t, err)
+			assert.False(t, c.IsConnected(), "the client must close a connection it cannot trust")
+			_, err = c.SendMsg(ctx, &drpc.Call{Method: 1})
+			assert.ErrorIs(t, err, drpc.ErrNotConnected)
+		})
+	}
+}
+
+func TestClientDropsOversizeAnswer(t *testing.T) {
+	// A whole response above the client's limit is dropped without being
+	// buffered; the connection is still in step, so it stays open and the
+	// next call works.
+	var calls atomic.Int32
+	path := fakeServer(t, func(c *net.UnixConn, call *drpc.Call) {
+		body := []byte("small")
+		if calls.Add(1) == 1 {
+			body = make([]byte, 1<<20)
+		}
+		answerWith(func(call *drpc.Call) *drpc.Response {
+			return &drpc.Response{Sequence: call.Sequence, Body: body}
+		})(c, call)
+	})
+	c := drpc.NewClientConnection(path, drpc.WithMaxMessageSize(1<<20))
+	require.NoError(t, c.Connect(context.Background()))
+	defer c.Close()
+	_, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1})
+	require.ErrorIs(t, err, drpc.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), "raise the client's WithMaxMessageSize")
+	assert.True(t, c.IsConnected())
+	resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1})
+	require.NoError(t, err)
+	assert.Equal(t, "small", string(resp.Body))
+	assert.Equal(t, int64(2), resp.Sequence)
+}
+
+func TestClientAcceptsGoodFakeServer(t *testing.T) {
+	// The fake server itself answers correctly when asked to, so the
+	// failures above are the client's reactions to the answers.
+	path := fakeServer(t, answerWith(func(call *drpc.Call) *drpc.Response {
+		return &drpc.Response{Sequence: call.Sequence, Body: call.Body}
+	}))
+	c := drpc.NewClientConnection(path)
+	require.NoError(t, c.Connect(context.Background()))
+	defer c.Close()
+	resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1, Body: []byte("hi")})
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(resp.Body))
+	assert.True(t, c.IsConnected())
+}
+
+func TestClientAgainstSilentServer(t *testing.T) {
+	tests := []struct {
+		name     string
+		deadline time.Duration // of the call's context, if > 0
+		cancel   bool          // cancel the context once the call arrived
+		wantErr  error
+	}{
+		{"deadline", 50 * time.Millisecond, false, context.DeadlineExceeded},
+		{"cancel", 0, true, context.Canceled},
+		{"cancel before a deadline", time.Hour, true, context.Canceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			received := make(chan struct{}, 1)
+			path := fakeServer(t, func(*net.UnixConn, *drpc.Call) { received <- struct{}{} })
+			c := drpc.NewClientConnection(path)
+			require.NoError(t, c.Connect(context.Background()))
+			defer c.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.deadline > 0 {
+				ctx, cancel = context.WithTimeout(context.Background(), tc.deadline)
+			}
+			defer cancel()
+
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.SendMsg(ctx, &drpc.Call{Method: 1})
+				errc <- err
+			}()
+			if tc.cancel {
+				receive(t, received, "the call at the server")
+				cancel()
+			}
+			err := receive(t, errc, "SendMsg to return after its context ended")
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Contains(t, err.Error(), "connection closed")
+			assert.False(t, c.IsConnected())
+		})
+	}
 }

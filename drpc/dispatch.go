@@ -29,15 +29,16 @@ type reply struct {
 // interceptors, Stats) is covered: a panic fails that call only.
 type dispatcher struct {
 	log      *slog.Logger
+	peers    *peerLog // what peers cause
 	registry *registry
 	handler  Handler // the interceptors around callModule; nil without any
 	stats    Stats
 }
 
-func newDispatcher(log *slog.Logger, reg *registry, interceptors []Interceptor, stats Stats) *dispatcher {
-	d := &dispatcher{log: log, registry: reg, stats: stats}
+func newDispatcher(log *slog.Logger, peers *peerLog, reg *registry, interceptors []Interceptor, stats Stats) *dispatcher {
+	d := &dispatcher{log: log, peers: peers, registry: reg, stats: stats}
 	if len(interceptors) > 0 {
-		d.handler = chainHandler(interceptors, callModule)
+		d.handler = chainHandler(interceptors, handlerFunc(callModule))
 	}
 	return d
 }
@@ -53,7 +54,8 @@ func callModule(ctx context.Context, s *Session, m Method, body []byte) ([]byte,
 func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r reply) {
 	call, err := envelope.DecodeCall(msg)
 	if err != nil {
-		d.log.Warn("dRPC call does not decode; answering FAILED_UNMARSHAL_CALL", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "bytes", len(msg), "err", err)
+		d.peers.write(slog.LevelWarn, s.creds.UID, "call does not decode", "dRPC call does not decode; answering FAILED_UNMARSHAL_CALL",
+			"session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "bytes", len(msg), "err", err)
 		d.event(EventMalformedPacket)
 		return reply{sequence: -1, status: StatusFailedUnmarshalCall}
 	}
@@ -70,7 +72,7 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 	var meth Method
 	defer func() {
 		if p := recover(); p != nil {
-			d.log.Error("dRPC call panicked; the call fails, the session goes on",
+			d.peers.write(slog.LevelError, s.creds.UID, "panic: "+entry.name, "dRPC call panicked; the call fails, the session goes on",
 				"module", entry.name, "method", safeName(meth, mid), "session", s.id,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			r.status, r.body = StatusFailure, nil
@@ -95,7 +97,7 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 	if d.handler == nil {
 		body, err = entry.mod.HandleCall(ctx, s, meth, call.Body)
 	} else {
-		body, err = d.handler(ctx, s, meth, call.Body)
+		body, err = d.handler.HandleCall(ctx, s, meth, call.Body)
 	}
 	s.module = nil
 	if err != nil {
@@ -109,7 +111,7 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 
 // unknown answers a call that names no module or method the server serves.
 func (d *dispatcher) unknown(s *Session, call envelope.Call, status Status, why string, err error) reply {
-	d.log.Info("dRPC call refused: "+why, "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
+	d.peers.write(slog.LevelInfo, s.creds.UID, "unknown method", "dRPC call refused: "+why, "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
 		"module", call.Module, "method", call.Method, "status", status, "err", err)
 	d.event(EventUnknownMethod)
 	return reply{sequence: call.Sequence, status: status}
@@ -130,7 +132,7 @@ func (d *dispatcher) logFailure(s *Session, module string, m Method, status Stat
 	if cause := rootCause(err); cause != nil && cause.Error() != message {
 		attrs = append(attrs, "cause", cause.Error())
 	}
-	d.log.Warn("dRPC call failed", attrs...)
+	d.peers.write(slog.LevelWarn, s.creds.UID, "call failed: "+module, "dRPC call failed", attrs...)
 }
 
 // rootCause returns the innermost error that err wraps, or nil if it wraps
@@ -143,22 +145,36 @@ func rootCause(err error) error {
 	return cause
 }
 
-// refuseTooLarge answers a call above the size limit, which the receiver
-// has dropped: FAILED_UNMARSHAL_CALL with the reason, and the call's
-// sequence if its head could be read.
-func (d *dispatcher) refuseTooLarge(s *Session, e *wire.TooLargeError) reply {
+// refuseDropped answers a call that the receiver has dropped without
+// buffering it: FAILED_UNMARSHAL_CALL for one above the size limit,
+// FAILURE for one that needed more receive memory than the limits allow,
+// with the reason, and the call's sequence if its head could be read.
+func (d *dispatcher) refuseDropped(s *Session, e *wire.DroppedError) reply {
 	head, ok := envelope.DecodeCallHead(e.Head)
 	seq := int64(-1)
 	if ok {
 		seq = head.Sequence
 	}
-	d.log.Warn("dRPC call refused: its message is above the size limit", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
-		"module", head.Module, "method", head.Method, "bytes", e.Size, "limit", e.Limit)
-	d.event(EventMessageTooLarge)
+	c := s.creds
+	if errors.Is(e, ErrMessageTooLarge) {
+		d.peers.write(slog.LevelWarn, c.UID, "message too large", "dRPC call refused: its message is above the size limit", "session", s.id, "pid", c.PID, "uid", c.UID,
+			"module", head.Module, "method", head.Method, "bytes", e.Size, "limit", e.Limit)
+		d.event(EventMessageTooLarge)
+		return reply{
+			sequence: seq,
+			status:   StatusFailedUnmarshalCall,
+			body:     fmt.Appendf(nil, "dRPC call of %d bytes is above the server's limit of %d bytes", e.Size, e.Limit),
+		}
+	}
+	total, byUID := s.account.b.held(c.UID)
+	d.peers.write(slog.LevelWarn, c.UID, "over memory limit", "dRPC call refused: the receive memory it needs is over the limit", "session", s.id, "pid", c.PID, "uid", c.UID,
+		"module", head.Module, "method", head.Method, "bytes", e.Size, "held_by_uid", byUID, "limit_per_uid", s.account.b.perUID, "held", total, "limit", s.account.b.limit)
+	d.event(EventOverMemoryLimit)
 	return reply{
 		sequence: seq,
-		status:   StatusFailedUnmarshalCall,
-		body:     fmt.Appendf(nil, "dRPC call of %d bytes is above the server's limit of %d bytes", e.Size, e.Limit),
+		status:   StatusFailure,
+		body: fmt.Appendf(nil, "dRPC server holds its limit of receive memory (%d bytes per user, %d in all) and cannot take a call of %d bytes now: retry later, or with fewer calls at once",
+			s.account.b.perUID, s.account.b.limit, e.Size),
 	}
 }
 
@@ -166,7 +182,7 @@ func (d *dispatcher) refuseTooLarge(s *Session, e *wire.TooLargeError) reply {
 // down: FAILURE with the reason.
 func (d *dispatcher) refuseShuttingDown(s *Session, msg []byte) reply {
 	head, _ := envelope.DecodeCallHead(msg)
-	d.log.Info("dRPC call refused: the server is shutting down", "session", s.id, "module", head.Module, "method", head.Method)
+	d.peers.write(slog.LevelInfo, s.creds.UID, "shutting down", "dRPC call refused: the server is shutting down", "session", s.id, "uid", s.creds.UID, "module", head.Module, "method", head.Method)
 	return reply{sequence: head.Sequence, status: StatusFailure, body: []byte(reasonShuttingDown)}
 }
 

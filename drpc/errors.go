@@ -36,6 +36,16 @@ var (
 
 	// ErrNotConnected: the client is not connected; call Connect first.
 	ErrNotConnected = errors.New("dRPC client is not connected")
+	// ErrNotSent: the call did not reach the server (whole), so the server
+	// did not run it: it is safe to send again. The error of a call that
+	// was sent and then broke off does not wrap it: its outcome is
+	// unknown.
+	ErrNotSent = errors.New("dRPC call was not sent")
+	// ErrMalformedReply: a call succeeded but its reply body does not
+	// decode into the method's reply message (the peer speaks another
+	// version of the schema, or is broken). Invoke and the generated
+	// clients return it wrapped, with the decoding error.
+	ErrMalformedReply = errors.New("dRPC reply does not decode")
 	// ErrConnectionClosed: the client's connection was closed by Close
 	// while a call was in progress.
 	ErrConnectionClosed = errors.New("dRPC connection was closed")
@@ -50,7 +60,8 @@ var (
 	// ErrServerStarted: Start was called on a server that was already
 	// started.
 	ErrServerStarted = errors.New("dRPC server already started")
-	// ErrServerClosed: the server has been shut down and cannot start again.
+	// ErrServerClosed: the server has been shut down and cannot start
+	// again; Serve returns it after a Shutdown called elsewhere.
 	ErrServerClosed = errors.New("dRPC server is shut down")
 	// ErrShutdownInterrupted: Shutdown's context ended before every call in
 	// flight had finished; those calls were cut off.

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -42,7 +44,8 @@ const (
 )
 
 func (m *echoModule) ID() drpc.ModuleID { return 0 }
-func (m *echoModule) String() string    { return "echo" }
+
+func (m *echoModule) String() string { return "echo" }
 
 // echoMethods are the echo module's methods, built once: GetMethod runs on
 // every call.
@@ -299,4 +302,44 @@ func assertGoneEventually(t *testing.T, path string) {
 		_, err := os.Lstat(path)
 		return errors.Is(err, os.ErrNotExist)
 	}, "%s should be removed", path)
+}
+
+// logRecorder is a slog.Handler that keeps every record, for tests that
+// check what the server logs.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+
+func (r *logRecorder) WithGroup(string) slog.Handler { return r }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, rec.Clone())
+	return nil
+}
+
+// find returns the records whose message contains msg, as maps of their
+// attributes (with "level" and "msg").
+func (r *logRecorder) find(msg string) []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]string
+	for _, rec := range r.records {
+		if !strings.Contains(rec.Message, msg) {
+			continue
+		}
+		m := map[string]string{"level": rec.Level.String(), "msg": rec.Message}
+		rec.Attrs(func(a slog.Attr) bool {
+			m[a.Key] = a.Value.String()
+			return true
+		})
+		out = append(out, m)
+	}
+	return out
 }

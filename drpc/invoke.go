@@ -2,7 +2,6 @@ package drpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -13,12 +12,6 @@ import (
 // packages of the api module, made by protoc-gen-go-drpc) calls, so that
 // every generated client and server adapter behaves the same way.
 // Hand-written modules and clients may use it too.
-
-// ErrMalformedReply: a call succeeded but its reply body does not decode into
-// the method's reply message (the peer speaks another version of the schema,
-// or is broken). Generated clients return it wrapped, with the decoding
-// error.
-var ErrMalformedReply = errors.New("dRPC reply does not decode")
 
 // Invoke makes one call of method m through s: it encodes req as the call
 // body, sends it, and decodes a successful reply's body into reply. If s is

@@ -143,20 +143,17 @@ func TestNoLeaksServerLoop(t *testing.T) {
 	})
 }
 
-func TestNoLeaksStartContext(t *testing.T) {
+func TestNoLeaksServe(t *testing.T) {
 	noLeaks(t, func() {
 		for range 20 {
 			srv, err := drpc.NewDomainSocketServer(socketPath(t))
 			require.NoError(t, err)
 			require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
 			ctx, stop := context.WithCancel(context.Background())
-			require.NoError(t, srv.Start(ctx))
+			served := serve(t, srv, ctx)
 			serverWorks(t, srv)
-			stop() // Start's context ends: the server stops by itself
-			eventually(t, func() bool {
-				_, err := os.Lstat(srv.SocketPath())
-				return os.IsNotExist(err)
-			})
+			stop() // Serve's context ends: the server stops by itself
+			require.NoError(t, receive(t, served, "Serve's return"))
 		}
 	})
 }

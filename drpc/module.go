@@ -8,22 +8,15 @@ import (
 	"github.com/cc532012/drpc/drpc/ids"
 )
 
-// ModuleMethodOffset is the spacing of method IDs: module N owns the method
-// IDs N*ModuleMethodOffset+1 .. N*ModuleMethodOffset+ModuleMethodOffset-1.
-// It is ids.ModuleMethodOffset, where the ID rules live.
-const ModuleMethodOffset = ids.ModuleMethodOffset
-
-// MaxModuleID is the largest module ID whose method IDs fit in an int32
-// (ids.MaxModuleID).
-const MaxModuleID ModuleID = ids.MaxModuleID
-
 // ModuleID identifies a dRPC module (a group of related methods) on the wire.
 type ModuleID int32
 
 // MethodID identifies a dRPC method; IDs are unique across all modules.
 type MethodID int32
 
-// Module is a group of dRPC methods registered on a server under one ID.
+// Module is a group of dRPC methods registered on a server under one ID
+// (module N owns the method IDs N*100+1 .. N*100+99; package ids holds the
+// rules). The IDs of the DAOS modules are in DAOS's drpc_modules.h.
 type Module interface {
 	// ID is the module ID that calls name.
 	ID() ModuleID
@@ -32,10 +25,17 @@ type Module interface {
 	// GetMethod returns the method with the given ID, or an error (a
 	// *Failure with StatusUnknownMethod, ideally) if the module has none.
 	GetMethod(id MethodID) (Method, error)
+	// Handler runs the module's calls.
+	Handler
+}
+
+// Handler runs calls: a Module, and the next step of an Interceptor.
+type Handler interface {
 	// HandleCall runs method with the marshalled request body and returns
-	// the marshalled reply. A *Failure error sets the response status; any
-	// other error answers StatusFailure. ctx ends when the client hangs
-	// up during the call, or when the server stops without waiting for it.
+	// the marshalled reply. A *Failure error sets the response status and
+	// its message is sent as the reason; any other error answers
+	// StatusFailure without one. ctx ends when the client hangs up during
+	// the call, or when the server stops without waiting for it.
 	//
 	// body is only valid until HandleCall returns: it is the session's
 	// receive buffer, which the next call reuses (this saves copying every
@@ -52,14 +52,6 @@ type Method interface {
 	Module() ModuleID
 	// String names the method in logs and errors.
 	String() string
-}
-
-// MethodRange returns the first and last method ID that module id owns,
-// id*100+1 and id*100+99 (ids.MethodRange). The range of an invalid module
-// ID (outside 0..MaxModuleID) is empty: first is greater than last.
-func MethodRange(id ModuleID) (first, last MethodID) {
-	f, l := ids.MethodRange(int32(id))
-	return MethodID(f), MethodID(l)
 }
 
 // owns reports whether method ID m lies in module id's range.
@@ -128,8 +120,9 @@ func validateModule(m Module) error {
 		}
 		return nil
 	}
-	first, last := MethodRange(id)
-	for mid := first; mid <= last; mid++ {
+	first, last := ids.MethodRange(int32(id))
+	for i := first; i <= last; i++ {
+		mid := MethodID(i)
 		meth, err := m.GetMethod(mid)
 		if err != nil || meth == nil {
 			continue

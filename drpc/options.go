@@ -46,7 +46,7 @@ type serverConfig struct {
 	transportConfig
 	log          *slog.Logger
 	mode         os.FileMode
-	maxSessions  int
+	limits       Limits // resolved: no zero fields
 	interceptors []Interceptor
 	stats        Stats
 }
@@ -55,7 +55,6 @@ type serverConfig struct {
 type clientConfig struct {
 	transportConfig
 	interceptors []ClientInterceptor
-	kernelWait   time.Duration // WithKernelWait
 }
 
 func newServerConfig(opts []ServerOption) serverConfig {
@@ -71,6 +70,7 @@ func newServerConfig(opts []ServerOption) serverConfig {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.limits = c.limits.resolve(c.maxMessageSize)
 	return c
 }
 
@@ -119,18 +119,22 @@ func WithMaxMessageSize(n int) Option {
 
 // WithBusyPoll makes that side poll its socket without blocking for up to d
 // before it parks in a receive, and then fall back to the normal path. On a
-// machine where waking a parked thread dominates a small call's latency
-// (tens of microseconds on a VM), this cuts the round trip to a few
-// microseconds, at the price of burning a core while it waits: use it only
-// for latency-critical peers that exchange calls back to back, on machines
-// with a core to spare. d <= 0, the default, turns it off. Cancellation,
-// deadlines, hang-up detection and Shutdown work the same; they may take up
-// to d longer to notice.
+// machine where waking a parked thread dominates a small call's latency,
+// this cuts the round trip to a few microseconds, at the price of burning
+// a core while it waits: use it only for latency-critical peers that
+// exchange calls back to back, on machines with a core to spare. The poll
+// adapts: it stops when it does not pay (the answer comes later, or both
+// sides share a core) and tries again now and then. d <= 0, the default,
+// turns it off. Cancellation, deadlines, hang-up detection and Shutdown
+// work the same; they may take up to d longer to notice.
 func WithBusyPoll(d time.Duration) Option {
 	return bothOption(func(c *transportConfig) { c.busyPoll = max(d, 0) })
 }
 
-// WithLogger sets the server's logger; the default discards logs.
+// WithLogger sets the server's logger; the default discards logs. What a
+// peer causes (malformed packets, refused calls and sessions, failed
+// calls) is logged at most once per peer uid and kind a minute, with a
+// count of what was left out.
 func WithLogger(log *slog.Logger) ServerOption {
 	return serverOption(func(c *serverConfig) { c.log = log })
 }
@@ -144,13 +148,12 @@ func WithSocketMode(mode os.FileMode) ServerOption {
 	return serverOption(func(c *serverConfig) { c.mode = mode.Perm() })
 }
 
-// WithMaxSessions limits the server to n concurrent sessions. A client that
-// connects beyond the limit has its first call answered with
-// STATUS_FAILURE and a reason that names the limit, and is then
-// disconnected; the server logs each refusal. n <= 0, the default, means no
-// limit.
-func WithMaxSessions(n int) ServerOption {
-	return serverOption(func(c *serverConfig) { c.maxSessions = max(n, 0) })
+// WithLimits bounds what the clients of the server may make it hold:
+// sessions, idle time, the time of a message's packets, and receive
+// memory. Fields left zero keep their defaults (DefaultLimits); a negative
+// field turns that limit off.
+func WithLimits(l Limits) ServerOption {
+	return serverOption(func(c *serverConfig) { c.limits = l })
 }
 
 // WithInterceptor adds interceptors around every call the server runs. They
@@ -177,33 +180,6 @@ func WithClientInterceptor(interceptors ...ClientInterceptor) ClientOption {
 			}
 		}
 	})
-}
-
-// WithKernelWait makes a client wait for each answer in the kernel (a
-// blocking read) for up to d before it waits in the runtime's network
-// poller. Off by default; 1 ms is a good value when it is on.
-//
-// Most of a small call's round trip is the wake-up of the side that waits,
-// and a thread blocked in read(2) is woken sooner than a goroutine parked
-// in the poller: on the 2-core VM of docs/performance.md, small calls on
-// one connection ran about 1.25 times as fast with it. The price is that
-// the waiting thread holds its processor (P) in a system call, and while
-// it does, nothing else in the process may be polling the network:
-// goroutines of the same process that wait for other sockets (a dRPC
-// server in the same process, an HTTP endpoint) can be delayed until the
-// runtime's monitor notices, by hundreds of microseconds. A client and a
-// server in one process made calls 60 times slower. So use it only in a
-// process that mostly makes calls and serves nothing, such as a command
-// line tool or a load generator; never in a daemon that also serves.
-//
-// Only half the processors' worth of calls in the process wait in the
-// kernel at once (none with one processor), and a connection whose wait
-// took longer than 20 µs waits in the poller for its next 16 reads. A
-// cancelled call notices within d (rounded up to the kernel's clock
-// tick); Close, and a deadline closer than 2*d, act at once. Busy polling
-// (WithBusyPoll) replaces it. d <= 0 turns it off.
-func WithKernelWait(d time.Duration) ClientOption {
-	return clientOption(func(c *clientConfig) { c.kernelWait = max(d, 0) })
 }
 
 // WithStats makes the server report its calls and sessions to s, for

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cc532012/drpc/drpc"
+	"github.com/cc532012/drpc/drpc/ids"
 )
 
 // tableModule serves the methods in its table: GetMethod(id) returns
@@ -66,7 +67,7 @@ func unstartedServer(t *testing.T) *drpc.DomainSocketServer {
 }
 
 func TestRegisterValidModules(t *testing.T) {
-	last := drpc.MethodID(drpc.MaxModuleID)*100 + 99
+	last := drpc.MethodID(drpc.ModuleID(ids.MaxModuleID))*100 + 99
 	tests := []struct {
 		name string
 		mod  drpc.Module
@@ -75,8 +76,8 @@ func TestRegisterValidModules(t *testing.T) {
 		{"test module 0", module(0, drpc.NewMethod(0, 1, "first"), drpc.NewMethod(0, 99, "last"))},
 		{"module 2", module(2, drpc.NewMethod(2, 201, "kill rank"), drpc.NewMethod(2, 252, "x"))},
 		{"listed module 3", listed(3, drpc.NewMethod(3, 301, "notify ready"), drpc.NewMethod(3, 399, "last"))},
-		{"largest module ID", module(drpc.MaxModuleID, drpc.NewMethod(drpc.MaxModuleID, last, "last"))},
-		{"largest module ID, listed", listed(drpc.MaxModuleID, drpc.NewMethod(drpc.MaxModuleID, last, "last"))},
+		{"largest module ID", module(drpc.ModuleID(ids.MaxModuleID), drpc.NewMethod(drpc.ModuleID(ids.MaxModuleID), last, "last"))},
+		{"largest module ID, listed", listed(drpc.ModuleID(ids.MaxModuleID), drpc.NewMethod(drpc.ModuleID(ids.MaxModuleID), last, "last"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +102,7 @@ func TestRegisterInvalidModules(t *testing.T) {
 		{"nil", nil, "module is nil"},
 		{"nil pointer", (*tableModule)(nil), "module is nil (*drpc_test.tableModule)"},
 		{"negative ID", module(-1), "has ID -1"},
-		{"ID above MaxModuleID", module(drpc.MaxModuleID + 1), fmt.Sprintf("want 0..%d", drpc.MaxModuleID)},
+		{"ID above MaxModuleID", module(drpc.ModuleID(ids.MaxModuleID) + 1), fmt.Sprintf("want 0..%d", drpc.ModuleID(ids.MaxModuleID))},
 		{"method below the range", answers(2, 201, drpc.NewMethod(2, 200, "x")), "returns method x (200) for ID 201"},
 		{"method above the range", answers(2, 299, drpc.NewMethod(2, 300, "x")), "returns method x (300) for ID 299"},
 		{"method of another module's range", answers(2, 201, drpc.NewMethod(2, 301, "x")), "returns method x (301)"},
@@ -130,7 +131,7 @@ func TestRegisterInvalidModules(t *testing.T) {
 			case *listedModule:
 				id = m.id
 			}
-			if id >= 0 && id <= drpc.MaxModuleID {
+			if id >= 0 && id <= drpc.ModuleID(ids.MaxModuleID) {
 				// A refused module does not take its ID.
 				assert.NoError(t, srv.RegisterRPCModule(module(id)))
 			}

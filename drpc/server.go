@@ -5,10 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/cc532012/drpc/drpc/internal/hangup"
+	"github.com/cc532012/drpc/drpc/internal/packetio"
 	"github.com/cc532012/drpc/drpc/internal/unixsock"
 )
 
@@ -28,6 +34,7 @@ const forcedShutdownGrace = time.Second
 // (which Close removes) or an inherited one (which Close leaves alone).
 type listener interface {
 	AcceptUnix() (*net.UnixConn, error)
+	SyscallConn() (syscall.RawConn, error)
 	Close() error
 }
 
@@ -39,19 +46,23 @@ type DomainSocketServer struct {
 	path      string
 	inherited *net.UnixListener // the listener it was built from, if any
 	registry  registry
+	peers     *peerLog
+	budget    *memoryBudget
 
 	mu         sync.Mutex
 	state      serverState
 	ln         listener
 	sessions   map[*Session]struct{}
-	refusing   map[*net.UnixConn]struct{} // connections over the session limit being answered
+	counts     sessionCounts
+	refusing   int // connections over the session limits being answered
 	nextID     uint64
 	env        *sessionEnv
-	startCtx   context.Context    // Start's: when it ends the server stops at once
 	cancel     context.CancelFunc // ends the handlers' context
-	stopWatch  func() bool        // stops watching Start's context
 	wg         sync.WaitGroup     // the accept loop, every session and refusal
-	watchdog   hangupWatchdog     // watches long calls for clients that hang up
+	acceptDone chan struct{}      // closed when the accept loop has returned
+	watchdog   hangup.Watchdog    // watches long calls for clients that hang up
+	epoch      atomic.Uint32      // the idle sweep's count
+	stopSweep  chan struct{}      // closed to stop the idle sweep
 	cut        atomic.Int64       // calls whose answer a forced stop lost
 	shutdownCh chan struct{}      // closed when Shutdown has finished
 	shutdownEr error
@@ -96,12 +107,14 @@ func addrOf(ln net.Listener) any {
 }
 
 func newServer(path string, inherited *net.UnixListener, opts []ServerOption) *DomainSocketServer {
+	cfg := newServerConfig(opts)
 	return &DomainSocketServer{
-		cfg:        newServerConfig(opts),
+		cfg:        cfg,
 		path:       path,
 		inherited:  inherited,
+		peers:      newPeerLog(cfg.log),
+		budget:     newMemoryBudget(cfg.limits),
 		sessions:   make(map[*Session]struct{}),
-		refusing:   make(map[*net.UnixConn]struct{}),
 		shutdownCh: make(chan struct{}),
 	}
 }
@@ -119,13 +132,16 @@ func (srv *DomainSocketServer) RegisterRPCModule(m Module) error {
 	return nil
 }
 
-// Start creates the socket and serves connections in the background. It
-// refuses a path where a server listens (ErrSocketInUse) or that holds a
-// file other than a socket (ErrNotSocket), and removes a stale socket.
-// A server built from a listener serves that listener.
+// Start creates the socket and serves connections in the background until
+// Shutdown. It refuses a path where a server listens (ErrSocketInUse) or
+// that holds a file other than a socket (ErrNotSocket), and removes a stale
+// socket; a server built from a listener serves that listener. When it
+// returns nil, the socket accepts connections.
 //
-// When ctx ends, the server stops at once, as Shutdown with an ended
-// context does; Shutdown then returns the result of that stop.
+// ctx bounds the start only: it is checked before the socket is created,
+// and its values are those the handlers' contexts carry; its end does not
+// stop the server. Serve is the form whose context is the server's
+// lifetime.
 func (srv *DomainSocketServer) Start(ctx context.Context) error {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
@@ -150,32 +166,61 @@ func (srv *DomainSocketServer) Start(ctx context.Context) error {
 	srv.state = stateRunning
 	srv.env = &sessionEnv{
 		log:            srv.cfg.log,
+		peers:          srv.peers,
 		maxMessageSize: srv.cfg.maxMessageSize,
+		messageTimeout: max(srv.cfg.limits.MessageTimeout, 0),
 		busyPoll:       srv.cfg.busyPoll,
-		disp:           newDispatcher(srv.cfg.log, &srv.registry, srv.cfg.interceptors, srv.cfg.stats),
+		disp:           newDispatcher(srv.cfg.log, srv.peers, &srv.registry, srv.cfg.interceptors, srv.cfg.stats),
 		watchdog:       &srv.watchdog,
+		epoch:          &srv.epoch,
 		ended:          srv.endSession,
 		cutOff:         func() { srv.cut.Add(1) },
 	}
 	handlerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	srv.startCtx, srv.cancel = ctx, cancel
-	srv.stopWatch = context.AfterFunc(ctx, func() {
-		_ = srv.Shutdown(ctx) // ctx has ended: stop now
-	})
-	srv.watchdog.init(srv.checkHangups)
+	srv.cancel = cancel
+	srv.watchdog.Init(srv.checkHangups)
+	srv.acceptDone = make(chan struct{})
 	srv.wg.Add(1)
 	go srv.acceptLoop(handlerCtx)
+	if t := srv.cfg.limits.IdleTimeout; t > 0 {
+		srv.stopSweep = make(chan struct{})
+		go srv.sweepIdle(t)
+	}
+	l := srv.cfg.limits
+	attrs := []any{"socket", srv.path, "max_sessions", l.MaxSessions, "max_sessions_per_uid", l.MaxSessionsPerUID,
+		"idle_timeout", l.IdleTimeout.String(), "message_timeout", l.MessageTimeout.String(),
+		"max_receive_memory", l.MaxReceiveMemory, "max_receive_memory_per_uid", l.MaxReceiveMemoryPerUID}
 	if srv.inherited != nil {
-		srv.cfg.log.Info("dRPC server serving an inherited socket", "socket", srv.path)
+		srv.cfg.log.Info("dRPC server serving an inherited socket", attrs...)
 	} else {
-		srv.cfg.log.Info("dRPC server listening", "socket", srv.path, "mode", fmt.Sprintf("%#o", srv.cfg.mode))
+		srv.cfg.log.Info("dRPC server listening", append(attrs, "mode", fmt.Sprintf("%#o", srv.cfg.mode))...)
 	}
 	return nil
+}
+
+// Serve starts the server, as Start does (on a server Start has started it
+// only waits), and serves until ctx ends or Shutdown is called. When ctx ends, the server stops at once, as Shutdown
+// with an ended context does: calls not yet run are refused, calls in
+// flight are cut off, and Serve returns the result of that stop (nil if no
+// call was cut off). After a Shutdown called elsewhere it returns
+// ErrServerClosed, as net/http's Serve does; Shutdown returns the
+// result of the stop.
+func (srv *DomainSocketServer) Serve(ctx context.Context) error {
+	if err := srv.Start(ctx); err != nil && !errors.Is(err, ErrServerStarted) {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return srv.Shutdown(ctx)
+	case <-srv.shutdownCh:
+		return fmt.Errorf("dRPC server on %s: %w", srv.path, ErrServerClosed)
+	}
 }
 
 // acceptLoop accepts connections until the listener is closed.
 func (srv *DomainSocketServer) acceptLoop(ctx context.Context) {
 	defer srv.wg.Done()
+	defer close(srv.acceptDone)
 	var backoff time.Duration
 	for {
 		conn, err := srv.ln.AcceptUnix()
@@ -195,31 +240,35 @@ func (srv *DomainSocketServer) acceptLoop(ctx context.Context) {
 }
 
 // startSession registers a new connection and starts its goroutine, unless
-// the server is shutting down or full.
+// the server is full for it. A connection accepted while the server shuts
+// down gets a session that refuses the calls it sent.
 func (srv *DomainSocketServer) startSession(ctx context.Context, conn *net.UnixConn) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.state != stateRunning {
-		_ = conn.Close()
-		return
-	}
-	if limit := srv.cfg.maxSessions; limit > 0 && len(srv.sessions) >= limit {
-		srv.refuseLocked(conn, limit)
-		return
-	}
-	srv.nextID++
-	sessionCtx, cancel := context.WithCancelCause(ctx)
-	s, err := newSession(srv.env, srv.nextID, conn, cancel)
+	c, err := unixsock.PeerCredentials(conn)
 	if err != nil {
-		cancel(nil)
 		srv.cfg.log.Error("dRPC connection refused", "socket", srv.path, "err", err)
 		_ = conn.Close()
 		return
 	}
-	tuneConn(conn)
+	creds := PeerCredentials(c)
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.state == stateRunning {
+		if why := srv.counts.refusal(srv.cfg.limits, creds.UID); why != "" {
+			srv.refuseLocked(conn, creds, why)
+			return
+		}
+	}
+	srv.nextID++
+	sessionCtx, cancel := context.WithCancelCause(ctx)
+	s := newSession(srv.env, srv.nextID, conn, creds, srv.budget.account(creds.UID), cancel)
+	packetio.Tune(conn)
 	srv.sessions[s] = struct{}{}
+	srv.counts.add(creds.UID, 1)
 	srv.wg.Add(1)
 	srv.env.disp.event(EventSessionOpened)
+	if srv.state != stateRunning {
+		s.stop(stopShutdown)
+	}
 	go func() {
 		defer cancel(nil)
 		s.serve(sessionCtx)
@@ -231,6 +280,7 @@ func (srv *DomainSocketServer) endSession(s *Session) {
 	s.close()
 	srv.mu.Lock()
 	delete(srv.sessions, s)
+	srv.counts.add(s.creds.UID, -1)
 	srv.mu.Unlock()
 	srv.env.disp.event(EventSessionClosed)
 	srv.wg.Done()
@@ -243,13 +293,40 @@ func (srv *DomainSocketServer) NumSessions() int {
 	return len(srv.sessions)
 }
 
-// Shutdown stops the server: it stops accepting connections and removes
-// the socket file it created (never an inherited one), closes idle
-// sessions, refuses calls that arrive from now on, and lets calls in
-// flight finish and answer until ctx ends.
+// sweepIdle stops the sessions that have waited for a call for the idle
+// timeout, looking every quarter of it: a session is stopped once it has
+// been idle for four to five looks. A session records the count of looks
+// when it answers, so a call costs no clock read or timer.
+func (srv *DomainSocketServer) sweepIdle(timeout time.Duration) {
+	tick := time.NewTicker(max(timeout/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-srv.stopSweep:
+			return
+		case <-tick.C:
+		}
+		epoch := srv.epoch.Add(1)
+		srv.mu.Lock()
+		for s := range srv.sessions {
+			if s.idleFor(epoch) > 4 && s.stop(stopIdle) {
+				srv.env.disp.event(EventIdleTimeout)
+				srv.cfg.log.Debug("dRPC session idle too long; closing it", "session", s.id, "uid", s.creds.UID, "idle_timeout", timeout.String())
+			}
+		}
+		srv.mu.Unlock()
+	}
+}
+
+// Shutdown stops the server: it stops taking connections (new ones are
+// refused by the kernel, and the socket file it created is removed, never
+// an inherited one's), and every session answers what its client has
+// sent: calls that have not started are refused with STATUS_FAILURE and
+// the reason, calls in flight finish and answer until ctx ends. Idle
+// sessions end at once; a client that sends after that sees its call not
+// sent (EPIPE), never a call lost without an answer.
 //
-// It returns nil once every session has ended. If ctx (or Start's) ends
-// first, it
+// It returns nil once every session has ended. If ctx ends first, it
 // closes the remaining sessions, ends the handlers' context, waits (up to
 // a second) for the handlers to return, and returns an error wrapping
 // ErrShutdownInterrupted and ctx's error that counts the calls cut off,
@@ -269,15 +346,20 @@ func (srv *DomainSocketServer) Shutdown(ctx context.Context) error {
 		return srv.shutdownEr
 	}
 	srv.state = stateClosed
-	srv.stopWatch()
-	_ = srv.ln.Close()
-	for s := range srv.sessions {
-		s.closeIfIdle()
+	if srv.stopSweep != nil {
+		close(srv.stopSweep)
 	}
-	for conn := range srv.refusing {
-		_ = conn.Close()
+	srv.stopListening()
+	for s := range srv.sessions {
+		s.stop(stopShutdown)
 	}
 	srv.mu.Unlock()
+
+	// Connections the kernel queued before the listener stopped get
+	// sessions that refuse their calls; then the accept loop ends.
+	srv.acceptQueued()
+	_ = srv.ln.Close()
+	<-srv.acceptDone
 
 	done := make(chan struct{})
 	go func() {
@@ -289,15 +371,66 @@ func (srv *DomainSocketServer) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = srv.forceStop(ctx, done)
-	case <-srv.startCtx.Done():
-		err = srv.forceStop(srv.startCtx, done) // stop at once, whoever asked
 	}
 	srv.cancel()
-	srv.watchdog.stop()
+	srv.watchdog.Stop()
+	srv.peers.flush()
 	srv.cfg.log.Info("dRPC server stopped", "socket", srv.path)
 	srv.shutdownEr = err
 	close(srv.shutdownCh)
 	return err
+}
+
+// stopListening makes the kernel refuse new connections to a socket the
+// server created (shutting down its reading side keeps the connections
+// already queued), and removes its file. An inherited socket is left as
+// it is: it belongs to whoever passed it (systemd keeps it, and the
+// connections queued on it, for the next start). The caller holds srv.mu.
+func (srv *DomainSocketServer) stopListening() {
+	own, ok := srv.ln.(*unixsock.Listener)
+	if !ok {
+		return
+	}
+	if raw, err := own.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) })
+	}
+	own.Remove()
+}
+
+// acceptQueued accepts, without waiting, the connections queued on a
+// socket the server created, whose reading side stopListening has shut
+// down, and gives them sessions (which refuse their calls).
+func (srv *DomainSocketServer) acceptQueued() {
+	if _, ok := srv.ln.(*unixsock.Listener); !ok {
+		return
+	}
+	raw, err := srv.ln.SyscallConn()
+	if err != nil {
+		return
+	}
+	var fds []int
+	_ = raw.Control(func(fd uintptr) {
+		for {
+			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			fds = append(fds, nfd)
+		}
+	})
+	for _, fd := range fds {
+		f := os.NewFile(uintptr(fd), srv.path)
+		c, err := net.FileConn(f)
+		_ = f.Close()
+		if uc, ok := c.(*net.UnixConn); ok && err == nil {
+			srv.startSession(context.Background(), uc)
+		} else if c != nil {
+			_ = c.Close()
+		}
+	}
 }
 
 // forceStop ends the sessions still running when Shutdown's context has
@@ -327,13 +460,13 @@ func (srv *DomainSocketServer) forceStop(ctx context.Context, done <-chan struct
 }
 
 // checkHangups starts the hang-up watch of every call that has run for
-// hangupWatchDelay; it reports whether any call is in flight.
+// hangup.WatchDelay; it reports whether any call is in flight.
 func (srv *DomainSocketServer) checkHangups() bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	busy := false
 	for s := range srv.sessions {
-		if s.hangup.check() {
+		if s.hangup.Check() {
 			busy = true
 		}
 	}

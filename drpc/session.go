@@ -7,10 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cc532012/drpc/drpc/internal/envelope"
+	"github.com/cc532012/drpc/drpc/internal/hangup"
+	"github.com/cc532012/drpc/drpc/internal/packetio"
 	"github.com/cc532012/drpc/drpc/internal/unixsock"
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
@@ -32,27 +36,45 @@ type Session struct {
 	creds PeerCredentials
 	env   *sessionEnv
 
-	hangup   *hangupWatch // ends the call's context if the client hangs up
-	module   Module       // of the call in flight, for the last Handler
-	replyBuf []byte       // MarshalReply's buffer, reused
+	hangup   *hangup.Watch // ends the call's context if the client hangs up
+	account  *uidAccount   // the receive memory of the peer's uid
+	module   Module        // of the call in flight, for the last Handler
+	replyBuf []byte        // MarshalReply's buffer, reused
 
 	groupsOnce sync.Once // reads groups and groupsErr
 	groups     []uint32
 	groupsErr  error
 
-	mu      sync.Mutex // guards busy, closing and forced
-	busy    bool       // a call has been received and not yet answered
-	closing bool       // the server is shutting down: end after this call
-	forced  bool       // the server closed the connection without waiting
+	active  atomic.Uint32 // the idle sweep's epoch when the session last answered
+	partial atomic.Bool   // a message of several packets is arriving
+
+	mu          sync.Mutex // guards busy, stopping, readStopped and forced
+	busy        bool       // a call has been received and not yet answered
+	stopping    stopKind   // why the session is to end, if it is
+	readStopped bool       // the connection's reading side is shut down
+	forced      bool       // the server closed the connection without waiting
 }
+
+// stopKind says why a session ends once the calls it has received are
+// answered.
+type stopKind int
+
+const (
+	running      stopKind = iota
+	stopIdle              // idle too long: calls already sent are answered
+	stopShutdown          // the server shuts down: calls not yet run are refused
+)
 
 // sessionEnv is everything a session needs from its server.
 type sessionEnv struct {
 	log            *slog.Logger
+	peers          *peerLog
 	maxMessageSize int
+	messageTimeout time.Duration
 	busyPoll       time.Duration
 	disp           *dispatcher
-	watchdog       *hangupWatchdog
+	watchdog       *hangup.Watchdog
+	epoch          *atomic.Uint32 // the idle sweep's
 	ended          func(*Session) // the server forgets the session
 	cutOff         func()         // a call's answer was lost to a forced close
 }
@@ -80,31 +102,34 @@ func (s *Session) PeerGroups() ([]uint32, error) {
 	return s.groups, s.groupsErr
 }
 
-// newSession returns the session of a new connection; cancel ends the
-// context its calls run in.
-func newSession(env *sessionEnv, id uint64, conn *net.UnixConn, cancel context.CancelCauseFunc) (*Session, error) {
-	c, err := unixsock.PeerCredentials(conn)
-	if err != nil {
-		return nil, err
-	}
-	s := &Session{id: id, conn: conn, creds: PeerCredentials(c), env: env}
-	s.hangup = newHangupWatch(conn, func() {
+// newSession returns the session of a new connection from the process
+// creds names; cancel ends the context its calls run in.
+func newSession(env *sessionEnv, id uint64, conn *net.UnixConn, creds PeerCredentials, account *uidAccount, cancel context.CancelCauseFunc) *Session {
+	s := &Session{id: id, conn: conn, creds: creds, env: env, account: account}
+	s.active.Store(env.epoch.Load())
+	s.hangup = hangup.NewWatch(conn, func() {
 		env.disp.event(EventHangUp)
 		env.log.Info("dRPC client hung up during its call; ending the call's context",
-			"session", id, "pid", c.PID, "uid", c.UID)
-		cancel(errClientHungUp)
+			"session", id, "pid", creds.PID, "uid", creds.UID)
+		cancel(hangup.ErrClientHungUp)
 	})
-	return s, nil
+	return s
 }
 
 // serve answers the session's calls until the client hangs up, sends
-// something malformed, or the server shuts down.
+// something malformed, or the session is stopped and has answered every
+// call it had received.
 func (s *Session) serve(ctx context.Context) {
 	defer s.env.ended(s)
-	recv := wire.NewReceiver(newPacketReader(s.conn, s.env.busyPoll), s.env.maxMessageSize)
+	recv := wire.NewReceiver(packetio.New(s.conn, s.env.busyPoll), s.env.maxMessageSize)
+	recv.Allowance = s.account
+	if s.env.messageTimeout > 0 {
+		recv.Partial = s.partialMessage
+	}
+	defer recv.Release()
 	send := wire.NewSender(s.conn)
 	var head []byte
-	var tooLarge *wire.TooLargeError
+	var dropped *wire.DroppedError
 	for {
 		msg, err := recv.ReadMessage()
 		var r reply
@@ -114,15 +139,13 @@ func (s *Session) serve(ctx context.Context) {
 				r = s.env.disp.refuseShuttingDown(s, msg)
 				break
 			}
-			s.hangup.start()
-			s.env.watchdog.callStarted()
+			s.hangup.Start()
+			s.env.watchdog.CallStarted()
 			r = s.env.disp.dispatch(ctx, s, msg)
-			s.hangup.stop()
-		case errors.As(err, &tooLarge):
-			if !s.begin() {
-				return
-			}
-			r = s.env.disp.refuseTooLarge(s, tooLarge)
+			s.hangup.Stop()
+		case errors.As(err, &dropped):
+			s.begin()
+			r = s.env.disp.refuseDropped(s, dropped)
 		default:
 			s.logEnd(err)
 			return
@@ -137,61 +160,94 @@ func (s *Session) serve(ctx context.Context) {
 			s.logEnd(fmt.Errorf("send response: %w", err))
 			return
 		}
-		if !s.end() {
-			return
-		}
+		s.end()
+	}
+}
+
+// partialMessage bounds the time the rest of a message may take once its
+// first packet has arrived (Limits.MessageTimeout).
+func (s *Session) partialMessage(inProgress bool) {
+	s.partial.Store(inProgress)
+	if inProgress {
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.env.messageTimeout))
+	} else {
+		_ = s.conn.SetReadDeadline(time.Time{})
 	}
 }
 
 func (s *Session) logEnd(err error) {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	c := s.creds
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		s.env.log.Debug("dRPC session ended", "session", s.id)
-		return
-	}
-	level := slog.LevelDebug
-	if errors.Is(err, ErrMalformedPacket) {
-		level = slog.LevelWarn
+	case errors.Is(err, os.ErrDeadlineExceeded): // only a message's packets have a deadline
+		s.env.disp.event(EventMessageTimeout)
+		s.env.peers.write(slog.LevelWarn, c.UID, "message timeout", "dRPC session closed: the rest of a message did not arrive in time",
+			"session", s.id, "pid", c.PID, "uid", c.UID, "timeout", s.env.messageTimeout.String())
+	case errors.Is(err, ErrMalformedPacket):
 		s.env.disp.event(EventMalformedPacket)
+		s.env.peers.write(slog.LevelWarn, c.UID, "malformed packet", "dRPC session closed: malformed packet",
+			"session", s.id, "pid", c.PID, "uid", c.UID, "err", err)
+	default:
+		s.env.log.Debug("dRPC session closed", "session", s.id, "pid", c.PID, "uid", c.UID, "err", err)
 	}
-	s.env.log.Log(context.Background(), level, "dRPC session closed", "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "err", err)
 }
 
-// begin marks a call as in flight; false means the server is shutting down
-// and the session must end without running it.
+// begin marks a call as in flight; false means the server is shutting
+// down and the call must be refused.
 func (s *Session) begin() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
 	s.busy = true
-	return true
+	return s.stopping != stopShutdown
 }
 
-// end marks the call as answered; false means the session must end.
-func (s *Session) end() bool {
+// end marks the call as answered. A session that is to stop then shuts
+// its reading side down: it reads and answers what the client sent before
+// (refusing it if the server shuts down), then the end of the connection.
+func (s *Session) end() {
+	s.active.Store(s.env.epoch.Load())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = false
-	return !s.closing
-}
-
-// closeIfIdle closes the connection unless a call is in flight, and in
-// every case makes the session end after its current call.
-func (s *Session) closeIfIdle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closing = true
-	if !s.busy {
-		_ = s.conn.Close()
+	if s.stopping != running {
+		s.stopReadingLocked()
 	}
 }
+
+// stop makes the session end once it has answered the calls it has
+// received: at once if it is idle, else after its call in flight. An idle
+// stop applies only to a session that is idle: it reports whether it
+// did.
+func (s *Session) stop(why stopKind) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if why == stopIdle && (s.busy || s.stopping != running || s.partial.Load()) {
+		return false
+	}
+	s.stopping = max(s.stopping, why)
+	if !s.busy {
+		s.stopReadingLocked()
+	}
+	return true
+}
+
+func (s *Session) stopReadingLocked() {
+	if !s.readStopped {
+		s.readStopped = true
+		packetio.ShutdownRead(s.conn)
+	}
+}
+
+// idleFor returns how many sweeps of the idle sweep the session has been
+// idle for.
+func (s *Session) idleFor(epoch uint32) uint32 { return epoch - s.active.Load() }
 
 // close closes the connection.
 func (s *Session) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	s.stopping = stopShutdown
 	_ = s.conn.Close()
 }
 
@@ -200,7 +256,7 @@ func (s *Session) close() {
 func (s *Session) forceClose() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing, s.forced = true, true
+	s.stopping, s.forced = stopShutdown, true
 	_ = s.conn.Close()
 }
 

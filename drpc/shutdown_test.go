@@ -2,6 +2,8 @@ package drpc_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -175,44 +177,6 @@ func TestServerLifecycle(t *testing.T) {
 	})
 }
 
-func TestCancelStartContextStopsServer(t *testing.T) {
-	t.Run("idle", func(t *testing.T) {
-		srv, err := drpc.NewDomainSocketServer(socketPath(t))
-		require.NoError(t, err)
-		require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
-		ctx, cancel := context.WithCancel(context.Background())
-		require.NoError(t, srv.Start(ctx))
-		c := connect(t, srv)
-		echo(t, c, "before")
-
-		cancel()
-		eventually(t, func() bool {
-			_, err := os.Lstat(srv.SocketPath())
-			return os.IsNotExist(err)
-		}, "the socket file should go")
-		sessionsDropTo(t, srv, 0)
-		assertGone(t, srv.SocketPath())
-		assert.ErrorIs(t, srv.Start(context.Background()), drpc.ErrServerClosed)
-	})
-	t.Run("with a call in flight", func(t *testing.T) {
-		srv, err := drpc.NewDomainSocketServer(socketPath(t))
-		require.NoError(t, err)
-		mod := &echoModule{block: make(chan struct{})}
-		require.NoError(t, srv.RegisterRPCModule(mod))
-		ctx, cancel := context.WithCancel(context.Background())
-		require.NoError(t, srv.Start(ctx))
-		c := connect(t, srv)
-		inFlight := blockingCall(t, c, mod)
-
-		cancel() // stops at once, cutting the call off
-		assert.Error(t, receive(t, inFlight, "the cut-off call").err)
-		eventually(t, func() bool { return mod.ctxEnded.Load() == 1 }, "the handler's context should be cancelled")
-		sessionsDropTo(t, srv, 0)
-		err = srv.Shutdown(context.Background())
-		assert.ErrorIs(t, err, context.Canceled, "Shutdown reports the stop that Start's context caused")
-	})
-}
-
 func TestShutdownSparesNewerServersSocket(t *testing.T) {
 	first, _ := startServer(t)
 	path := first.SocketPath()
@@ -265,4 +229,258 @@ func TestShutdownWhileClientsConnect(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 0, srv.NumSessions())
 	assertGone(t, srv.SocketPath())
+}
+
+// stubborn is module 9: method 901 blocks until released, ignoring its
+// context.
+type stubborn struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+var methodStubborn = drpc.NewMethod(9, 901, "stubborn")
+
+func (stubborn) ID() drpc.ModuleID { return 9 }
+
+func (stubborn) String() string { return "stubborn" }
+
+func (stubborn) GetMethod(id drpc.MethodID) (drpc.Method, error) {
+	if id != 901 {
+		return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+	}
+	return methodStubborn, nil
+}
+
+func (m stubborn) HandleCall(context.Context, *drpc.Session, drpc.Method, []byte) ([]byte, error) {
+	m.started <- struct{}{}
+	<-m.release
+	return nil, nil
+}
+
+func TestForcedShutdownSaysWhenHandlersIgnoreTheirContext(t *testing.T) {
+	srv, _ := startServer(t)
+	mod := stubborn{started: make(chan struct{}, 1), release: make(chan struct{})}
+	require.NoError(t, srv.RegisterRPCModule(mod))
+	c := connect(t, srv)
+	go func() { _, _ = c.SendMsg(context.Background(), &drpc.Call{Module: 9, Method: 901}) }()
+	receive(t, mod.started, "the stubborn handler")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	require.ErrorIs(t, err, drpc.ErrShutdownInterrupted)
+	assert.Contains(t, err.Error(), "1 call(s) cut off")
+	assert.Contains(t, err.Error(), "1 handler(s) still running")
+	close(mod.release)
+	sessionsDropTo(t, srv, 0)
+}
+
+// serve runs srv.Serve(ctx) in a goroutine, once srv is started, and
+// returns where its result arrives.
+func serve(t *testing.T, srv *drpc.DomainSocketServer, ctx context.Context) <-chan error {
+	t.Helper()
+	require.NoError(t, srv.Start(ctx))
+	out := make(chan error, 1)
+	go func() { out <- srv.Serve(ctx) }()
+	return out
+}
+
+func TestStartContextBoundsTheStartOnly(t *testing.T) {
+	// The end of Start's context does not stop the server: it serves until
+	// Shutdown, and a started context is refused.
+	srv, err := drpc.NewDomainSocketServer(socketPath(t))
+	require.NoError(t, err)
+	require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, srv.Start(ctx))
+	cancel()
+	serverWorks(t, srv)
+	require.NoError(t, srv.Shutdown(context.Background()))
+
+	ended, err := drpc.NewDomainSocketServer(socketPath(t))
+	require.NoError(t, err)
+	assert.ErrorIs(t, ended.Start(ctx), context.Canceled)
+}
+
+func TestServeStopsWhenItsContextEnds(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		srv, err := drpc.NewDomainSocketServer(socketPath(t))
+		require.NoError(t, err)
+		require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
+		ctx, cancel := context.WithCancel(context.Background())
+		served := serve(t, srv, ctx)
+		c := connect(t, srv)
+		echo(t, c, "before")
+
+		cancel()
+		assert.NoError(t, receive(t, served, "Serve's return"), "an idle server stops cleanly")
+		assert.Zero(t, srv.NumSessions())
+		assertGone(t, srv.SocketPath())
+		assert.ErrorIs(t, srv.Start(context.Background()), drpc.ErrServerClosed)
+		assert.NoError(t, srv.Shutdown(context.Background()), "Shutdown after Serve returns its result")
+	})
+	t.Run("with a call in flight", func(t *testing.T) {
+		srv, err := drpc.NewDomainSocketServer(socketPath(t))
+		require.NoError(t, err)
+		mod := &echoModule{block: make(chan struct{})}
+		require.NoError(t, srv.RegisterRPCModule(mod))
+		ctx, cancel := context.WithCancel(context.Background())
+		served := serve(t, srv, ctx)
+		busy := connect(t, srv)
+		idle := connect(t, srv)
+		echo(t, idle, "idle")
+		inFlight := blockingCall(t, busy, mod)
+
+		cancel() // stops at once, cutting the call off
+		err = receive(t, served, "Serve's return")
+		require.ErrorIs(t, err, drpc.ErrShutdownInterrupted)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Contains(t, err.Error(), "1 call(s) cut off", "only the session with a call in flight counts")
+		assert.Error(t, receive(t, inFlight, "the cut-off call").err)
+		assert.EqualValues(t, 1, mod.ctxEnded.Load(), "the handler's context was cancelled")
+		assert.Equal(t, err, srv.Shutdown(context.Background()), "Shutdown reports the stop that Serve's context caused")
+	})
+	t.Run("after a Shutdown", func(t *testing.T) {
+		srv, err := drpc.NewDomainSocketServer(socketPath(t))
+		require.NoError(t, err)
+		require.NoError(t, srv.RegisterRPCModule(&echoModule{block: make(chan struct{})}))
+		require.NoError(t, srv.Start(context.Background()))
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(context.Background()) }()
+		require.NoError(t, srv.Shutdown(context.Background()))
+		assert.ErrorIs(t, receive(t, served, "Serve's return"), drpc.ErrServerClosed)
+	})
+}
+
+func TestShutdownRefusesCallsNotYetRun(t *testing.T) {
+	// A client that sent a second call while its first runs (a raw
+	// client can) gets the first answered and the second refused with
+	// the reason, then the end of the connection: no call is lost without
+	// an answer.
+	srv, mod := startServer(t)
+	c := dialPacket(t, srv.SocketPath())
+	first := marshalCall(t, &drpc.Call{Method: int32(methodBlock), Sequence: 1})
+	second := marshalCall(t, &drpc.Call{Method: int32(methodEcho), Sequence: 2, Body: []byte("queued")})
+	require.NoError(t, writePackets(c, messagePackets(first)...))
+	eventually(t, func() bool { return mod.blocked.Load() == 1 }, "the first call runs")
+	require.NoError(t, writePackets(c, messagePackets(second)...))
+
+	stopped := shutdownAsync(context.Background(), srv)
+	assertGoneEventually(t, srv.SocketPath()) // Shutdown has begun
+	_ = srv.NumSessions()                     // and has told the sessions (it held the lock meanwhile)
+	close(mod.block)
+	resp := readResponse(t, c)
+	assert.Equal(t, int64(1), resp.Sequence)
+	assert.Equal(t, drpc.StatusSuccess, resp.Status, "the call in flight finishes")
+	resp = readResponse(t, c)
+	assert.Equal(t, int64(2), resp.Sequence)
+	assert.Equal(t, drpc.StatusFailure, resp.Status)
+	assert.Equal(t, "dRPC server is shutting down", string(resp.Body))
+	waitClosed(t, c)
+	require.NoError(t, receive(t, stopped, "Shutdown"))
+}
+
+func TestShutdownEndsIdleSessionsAtOnce(t *testing.T) {
+	// Idle sessions end without waiting for anything; their clients' next
+	// calls are not sent, and say so.
+	srv, _ := startServer(t)
+	var clients []*drpc.ClientConnection
+	for range 50 {
+		c := connect(t, srv)
+		echo(t, c, "idle now")
+		clients = append(clients, c)
+	}
+	require.NoError(t, srv.Shutdown(context.Background()))
+	assert.Zero(t, srv.NumSessions())
+	for _, c := range clients {
+		_, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
+		require.ErrorIs(t, err, drpc.ErrNotSent)
+	}
+}
+
+func TestShutdownUnderLoadAnswersEveryCall(t *testing.T) {
+	// Clients that call without pause, on connections of their own and on
+	// a connection per call (as DAOS clients do), while the server shuts
+	// down: every call is answered, refused with the reason, or not sent
+	// (and says so). None is sent and then lost.
+	srv, _ := startServer(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	type outcome struct{ ok, refused, notSent, noServer int }
+	results := make(chan outcome)
+	lost := make(chan error, 64)
+	classify := func(o *outcome, resp *drpc.Response, err error) bool {
+		switch {
+		case err == nil && resp.Status == drpc.StatusSuccess:
+			o.ok++
+		case err == nil && string(resp.Body) == "dRPC server is shutting down":
+			o.refused++
+			return false
+		case errors.Is(err, drpc.ErrNotSent):
+			o.notSent++
+			return false
+		default:
+			lost <- fmt.Errorf("status %v: %w", resp.GetStatus(), err)
+			return false
+		}
+		return true
+	}
+	started := make(chan struct{}, 16)
+	for i := range 8 {
+		go func() { // a connection of its own
+			var o outcome
+			c := drpc.NewClientConnection(srv.SocketPath())
+			if err := c.Connect(context.Background()); err == nil {
+				started <- struct{}{}
+				for ctx.Err() == nil {
+					resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho), Body: []byte{byte(i)}})
+					if !classify(&o, resp, err) {
+						break
+					}
+				}
+				_ = c.Close()
+			}
+			results <- o
+		}()
+		go func() { // a connection per call
+			var o outcome
+			sent := false
+			for ctx.Err() == nil {
+				c := drpc.NewClientConnection(srv.SocketPath())
+				if err := c.Connect(context.Background()); err != nil {
+					o.noServer++
+					break
+				}
+				resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho), Body: []byte{byte(i)}})
+				_ = c.Close()
+				if !sent {
+					sent = true
+					started <- struct{}{}
+				}
+				if !classify(&o, resp, err) {
+					break
+				}
+			}
+			results <- o
+		}()
+	}
+	for range 16 {
+		receive(t, started, "a client's first call")
+	}
+	require.NoError(t, srv.Shutdown(context.Background()))
+	stop()
+	var sum outcome
+	for range 16 {
+		o := receive(t, results, "a client's end")
+		sum.ok += o.ok
+		sum.refused += o.refused
+		sum.notSent += o.notSent
+		sum.noServer += o.noServer
+	}
+	close(lost)
+	for err := range lost {
+		t.Errorf("a call was sent and lost: %v", err)
+	}
+	t.Logf("answered %d, refused %d, not sent %d, no server %d", sum.ok, sum.refused, sum.notSent, sum.noServer)
+	assert.Positive(t, sum.ok)
 }

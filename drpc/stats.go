@@ -32,7 +32,8 @@ const (
 	// EventSessionClosed: a session ended, for whatever reason.
 	EventSessionClosed
 	// EventSessionRefused: a connection was refused because the server
-	// serves its limit of sessions (WithMaxSessions).
+	// serves its limit of sessions, in all or for the peer's uid
+	// (Limits.MaxSessions, Limits.MaxSessionsPerUID).
 	EventSessionRefused
 	// EventMalformedPacket: a session was closed because its client sent a
 	// packet that breaks the framing rules, or a call that does not decode
@@ -47,6 +48,16 @@ const (
 	// EventUnknownMethod: a call named a module that is not registered or
 	// a method that its module does not serve.
 	EventUnknownMethod
+	// EventOverMemoryLimit: a call was dropped and refused because it
+	// needed more receive memory than the limits allow
+	// (Limits.MaxReceiveMemory, Limits.MaxReceiveMemoryPerUID).
+	EventOverMemoryLimit
+	// EventIdleTimeout: a session was closed because it waited longer than
+	// Limits.IdleTimeout for a call.
+	EventIdleTimeout
+	// EventMessageTimeout: a session was closed because the rest of a
+	// message did not arrive within Limits.MessageTimeout.
+	EventMessageTimeout
 )
 
 // String names the event, for logs and metric labels.
@@ -66,6 +77,12 @@ func (e ServerEvent) String() string {
 		return "hang_up"
 	case EventUnknownMethod:
 		return "unknown_method"
+	case EventOverMemoryLimit:
+		return "over_memory_limit"
+	case EventIdleTimeout:
+		return "idle_timeout"
+	case EventMessageTimeout:
+		return "message_timeout"
 	}
 	return "unknown_event"
 }

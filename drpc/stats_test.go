@@ -64,7 +64,7 @@ func (r *statsRecorder) event(e drpc.ServerEvent) int {
 
 func TestStats(t *testing.T) {
 	rec := newStatsRecorder()
-	srv, mod := startServer(t, drpc.WithStats(rec), drpc.WithMaxSessions(3), drpc.WithMaxMessageSize(1000))
+	srv, mod := startServer(t, drpc.WithStats(rec), drpc.WithLimits(drpc.Limits{MaxSessions: 3}), drpc.WithMaxMessageSize(1000))
 	c := connect(t, srv)
 	ctx := context.Background()
 	for range 3 {

@@ -59,7 +59,7 @@ func TestRegister(t *testing.T) {
 		{"method ID outside the module's range", []Entry{entry(1, 201, "a.S", "M")}, nil, 1, `method "a.S.M" of module 1 has ID 201, outside the module's range 101..199`},
 		{"method ID 0 of module 0", []Entry{entry(0, 0, "a.S", "M")}, nil, 1, "outside the module's range 1..99"},
 		{"negative module ID", []Entry{entry(-1, 1, "a.S", "M")}, nil, 1, "belongs to module -1, which is not a valid module ID"},
-		{"module ID too large", []Entry{entry(drpc.MaxModuleID+1, 1, "a.S", "M")}, nil, 1, "want 0..21474835"},
+		{"module ID too large", []Entry{entry(ids.MaxModuleID+1, 1, "a.S", "M")}, nil, 1, "want 0..21474835"},
 		{"no names", []Entry{{ModuleID: 1, MethodID: 101, Request: echoReq, Response: echoResp}}, nil, 1, "has no service or method name"},
 		{"no types", []Entry{{ModuleID: 1, MethodID: 101, Service: "a.S", MethodName: "M"}}, nil, 1, "has no request or response type"},
 		{"a refused entry does not claim its module ID", []Entry{entry(1, 201, "a.S", "M"), entry(1, 101, "b.S", "N")},

@@ -23,7 +23,7 @@ func AllowUIDs(uids ...uint32) drpc.Interceptor {
 			return nil, drpc.WrapFailure(drpc.StatusFailure,
 				fmt.Errorf("%w: uid %d may not call %s", ErrNotAllowed, uid, m))
 		}
-		return next(ctx, s, m, body)
+		return next.HandleCall(ctx, s, m, body)
 	}
 }
 

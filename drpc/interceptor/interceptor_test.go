@@ -143,7 +143,7 @@ func TestAllowUIDs(t *testing.T) {
 			var ran atomic.Bool
 			spy := func(ctx context.Context, s *drpc.Session, m drpc.Method, body []byte, next drpc.Handler) ([]byte, error) {
 				ran.Store(true)
-				return next(ctx, s, m, body)
+				return next.HandleCall(ctx, s, m, body)
 			}
 			c := serve(t, drpc.WithInterceptor(interceptor.AllowUIDs(tc.uids...), spy))
 			resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: 1, Body: []byte("x")})

@@ -19,7 +19,7 @@ func Logging(log *slog.Logger) drpc.Interceptor {
 	}
 	return func(ctx context.Context, s *drpc.Session, m drpc.Method, body []byte, next drpc.Handler) ([]byte, error) {
 		start := time.Now()
-		reply, err := next(ctx, s, m, body)
+		reply, err := next.HandleCall(ctx, s, m, body)
 		status := drpc.StatusOf(err)
 		level := slog.LevelDebug
 		if err != nil {

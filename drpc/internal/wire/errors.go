@@ -14,6 +14,10 @@ var ErrMalformedPacket = errors.New("malformed dRPC packet")
 // total_data_size is above the receiver's limit.
 var ErrMessageTooLarge = errors.New("dRPC message too large")
 
+// ErrOverBudget is wrapped by the error for a message that the receiver
+// dropped because its Allowance refused the memory the message needs.
+var ErrOverBudget = errors.New("dRPC message over the memory budget")
+
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformedPacket, fmt.Sprintf(format, args...))
 }

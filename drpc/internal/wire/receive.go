@@ -37,13 +37,38 @@ const minBufferSize = 512
 // small messages holds a small buffer, also while it waits. A plain
 // io.Reader gets reads of a whole window, from a buffer of that size.
 type Receiver struct {
+	// Allowance, if set, is charged for the Receiver's buffer: the buffer
+	// grows only while it grants the bytes, and a message that would need
+	// more is read and dropped like one above the size limit (a
+	// *DroppedError wrapping ErrOverBudget). It is charged only through a
+	// VectorReader; a plain reader needs a whole window whatever it
+	// declares and is used by tests and wrappers only.
+	Allowance Allowance
+	// Partial, if set, is called with true when the first packet of a
+	// message of several packets has arrived, and with false when that
+	// message has been read or dropped or its reading failed: the caller
+	// can bound the time the rest may take. It is not called for messages
+	// of one packet.
+	Partial func(inProgress bool)
+
 	r       io.Reader
 	vr      VectorReader // r, if it is one
 	maxSize uint64
 	buf     []byte // len(buf) == cap(buf)
+	charged int    // bytes of buf charged to Allowance
 	over    Overflow
 	inBuf   int                         // bytes of the packet just read that are in buf
 	head    [HeaderSize + HeadSize]byte // the start of a packet cut in two
+}
+
+// Allowance is an account of memory that a Receiver charges its buffer to,
+// such as the budget of a peer. It must be safe for concurrent use if it
+// is shared.
+type Allowance interface {
+	// Grow asks for n more bytes and reports whether they are granted.
+	Grow(n int) bool
+	// Shrink gives back n bytes.
+	Shrink(n int)
 }
 
 // NewReceiver returns a Receiver that reads packets from r, one packet per
@@ -63,14 +88,17 @@ func NewReceiver(r io.Reader, maxMessageSize int) *Receiver {
 // error wrapping io.ErrUnexpectedEOF if it closed in the middle of one, and
 // an error wrapping ErrMalformedPacket for a packet that breaks the rules.
 //
-// A well-formed message above the size limit is read and dropped packet by
-// packet, never buffered, and reported as a *TooLargeError (which wraps
-// ErrMessageTooLarge): the connection is still in step and may go on.
+// A well-formed message above the size limit, or one that needs more
+// memory than the Allowance grants, is read and dropped packet by packet,
+// never buffered, and reported as a *DroppedError (which wraps
+// ErrMessageTooLarge or ErrOverBudget): the connection is still in step
+// and may go on. The buffer grows with the bytes that arrive, never ahead
+// of them to the size the first packet declares.
 // After any other error the connection must be closed: the stream of
 // packets can no longer be trusted.
 func (r *Receiver) ReadMessage() ([]byte, error) {
 	if cap(r.buf) > keepBufferSize {
-		r.buf = nil
+		r.setBuffer(nil)
 	}
 	n, err := r.readPacket(0)
 	if err != nil {
@@ -80,24 +108,28 @@ func (r *Receiver) ReadMessage() ([]byte, error) {
 		return nil, fmt.Errorf("receive dRPC packet: %w", err)
 	}
 	first, err := r.checkFirst(r.packetHead(0, n), n)
-	if errors.Is(err, ErrMessageTooLarge) {
-		return nil, r.discard(first, n)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrMessageTooLarge) {
 		r.over.Release()
 		return nil, err
 	}
-	r.landFirst(first, n)
+	if first.TotalChunks > 1 && r.Partial != nil {
+		r.Partial(true)
+		defer r.Partial(false)
+	}
+	if err != nil {
+		return nil, r.drop(first, n, ErrMessageTooLarge)
+	}
+	if !r.landFirst(first, n) {
+		return nil, r.drop(first, n, ErrOverBudget)
+	}
 	if first.TotalChunks == 0 { // C peer's empty message
 		return r.buf[HeaderSize:HeaderSize], nil
 	}
-	if first.TotalChunks > 1 && r.vr != nil {
-		// The size is checked: make room for the whole message at once,
-		// so that its chunks land in place without another copy.
-		r.reserve(HeaderSize + int(first.TotalDataSize))
-	}
 	got := first.ChunkDataSize
 	for idx := uint32(1); idx < first.TotalChunks; idx++ {
+		if !r.roomForChunk(first, got) {
+			return nil, r.dropRest(first, idx, got, ErrOverBudget)
+		}
 		if got, err = r.readNext(first, idx, got); err != nil {
 			return nil, err
 		}
@@ -106,6 +138,69 @@ func (r *Receiver) ReadMessage() ([]byte, error) {
 		return nil, malformed("message ends after chunk %d of %d with %d of %d bytes", first.TotalChunks-1, first.TotalChunks, got, first.TotalDataSize)
 	}
 	return r.buf[HeaderSize : HeaderSize+got], nil
+}
+
+// roomForChunk makes room in the buffer, read through a VectorReader, for
+// the next chunk of the message described by first, of which got bytes
+// have arrived: the buffer grows with the bytes received, never to the
+// size a peer declares before it sends them, doubling (up to the whole
+// message) so that its copies cost less than the message itself. It
+// reports false if the Allowance refuses the growth.
+func (r *Receiver) roomForChunk(first Header, got uint64) bool {
+	if r.vr == nil {
+		return true // readNext makes a whole window of room
+	}
+	need := int(got) + HeaderSize + int(min(MaxChunkData, first.TotalDataSize-got))
+	if cap(r.buf) >= need {
+		return true
+	}
+	return r.grow(max(need, min(2*cap(r.buf), HeaderSize+int(first.TotalDataSize))))
+}
+
+// grow replaces the buffer by one of at least n bytes holding its
+// contents, if the Allowance grants the difference.
+func (r *Receiver) grow(n int) bool {
+	grown := allocBuffer(n)
+	if !r.charge(cap(grown)) {
+		return false
+	}
+	copy(grown, r.buf)
+	r.buf = grown
+	return true
+}
+
+// charge accounts for a buffer of n bytes replacing the current one: it
+// asks the Allowance for the difference (a plain reader's buffers are not
+// charged), and reports whether it was granted.
+func (r *Receiver) charge(n int) bool {
+	if r.Allowance == nil || r.vr == nil {
+		return true
+	}
+	switch d := n - r.charged; {
+	case d > 0:
+		if !r.Allowance.Grow(d) {
+			return false
+		}
+	case d < 0:
+		r.Allowance.Shrink(-d)
+	}
+	r.charged = n
+	return true
+}
+
+// setBuffer replaces the buffer by buf, which is smaller, and gives the
+// difference back to the Allowance.
+func (r *Receiver) setBuffer(buf []byte) {
+	r.buf = buf
+	r.charge(cap(buf))
+}
+
+// Release gives the buffer back to the Allowance, if it has one: the
+// Receiver is done (its connection closed). Reading again starts with a
+// new buffer.
+func (r *Receiver) Release() {
+	r.setBuffer(nil)
+	r.over.Release()
 }
 
 // copyLimit is the largest buffer into which a Receiver copies the first
@@ -173,32 +268,36 @@ func (r *Receiver) packetHead(at, n int) []byte {
 
 // landFirst puts the checked first packet, of n bytes, whole in the
 // buffer: the part in the overflow is copied over, into the buffer if it
-// has room and else into a grown one (of the whole message if more chunks
-// follow), and the overflow goes back.
-func (r *Receiver) landFirst(first Header, n int) {
+// has room and else into a grown one, and the overflow goes back. It
+// reports false, keeping the overflow, if the Allowance refuses the
+// growth.
+func (r *Receiver) landFirst(first Header, n int) bool {
 	in := r.inBuf
 	if in == n {
-		return
+		return true
 	}
 	if n <= cap(r.buf) {
 		copy(r.buf[in:n], r.over.bytes())
 		r.over.Release()
-		return
+		return true
 	}
-	var size int
+	// Double, as append does, so that messages that grow a little at a
+	// time do not grow the buffer every time; but not beyond a whole
+	// window, from where on packets are read straight in, nor beyond
+	// the message. More chunks get their room as they arrive.
+	size := max(n, min(2*cap(r.buf), readWindow), minBufferSize)
 	if first.TotalChunks > 1 {
-		size = HeaderSize + int(first.TotalDataSize) // the size is checked
-	} else {
-		// Double, as append does, so that messages that grow a little at
-		// a time do not grow the buffer every time; but not beyond a
-		// whole window, from where on packets are read straight in.
-		size = max(n, min(2*cap(r.buf), readWindow), minBufferSize)
+		size = max(n, min(2*n, HeaderSize+int(first.TotalDataSize)))
 	}
 	grown := allocBuffer(size)
+	if !r.charge(cap(grown)) {
+		return false
+	}
 	copy(grown, r.buf[:in])
 	copy(grown[in:n], r.over.bytes())
 	r.over.Release()
 	r.buf = grown
+	return true
 }
 
 // checkFirst checks the first packet of a message, of n bytes, which start
@@ -237,9 +336,9 @@ func (r *Receiver) checkFirst(head []byte, n int) (Header, error) {
 // The packet is read straight into place: its data lands right behind the
 // data so far, and its header over the last HeaderSize bytes of that data,
 // which are saved before the read and put back after it. Through a
-// VectorReader the buffer already holds the whole message (reserve), so a
-// packet that spills over is longer than what remains of the message and
-// fails the checks; a plain reader needs a whole window of room.
+// VectorReader the buffer has room for the chunk (roomForChunk), so a
+// packet that spills over is longer than the chunk can be and fails the
+// checks; a plain reader needs a whole window of room.
 func (r *Receiver) readNext(first Header, idx uint32, got uint64) (uint64, error) {
 	at := int(got) // data so far is buf[HeaderSize : HeaderSize+at]
 	if r.vr == nil {
@@ -303,18 +402,6 @@ func (r *Receiver) ensure(n int) {
 	r.buf = grown
 }
 
-// reserve grows the buffer, keeping its contents, to exactly the n bytes a
-// message needs, if it is smaller: the message's size is known, so there
-// is nothing to gain from doubling.
-func (r *Receiver) reserve(n int) {
-	if cap(r.buf) >= n {
-		return
-	}
-	grown := allocBuffer(n)
-	copy(grown, r.buf)
-	r.buf = grown
-}
-
 // allocBuffer returns a new buffer of at least n bytes whose length is its
 // capacity: n rounded up to the allocator's size class, which would
 // otherwise go unused.
@@ -323,13 +410,16 @@ func allocBuffer(n int) []byte {
 	return b[:cap(b)]
 }
 
-// TooLargeError reports a message above the receiver's size limit that was
-// read and dropped: the connection is still in step. It wraps
-// ErrMessageTooLarge.
-type TooLargeError struct {
+// DroppedError reports a message that was read and dropped, packet by
+// packet, without being buffered: it is above the receiver's size limit
+// (Err is ErrMessageTooLarge) or its Allowance refused the memory it
+// needs (Err is ErrOverBudget). The connection is still in step.
+type DroppedError struct {
+	// Err is ErrMessageTooLarge or ErrOverBudget.
+	Err error
 	// Size is the message's total_data_size.
 	Size uint64
-	// Limit is the receiver's limit.
+	// Limit is the receiver's size limit.
 	Limit uint64
 	// Head is a copy of the message's first bytes (at most HeadSize), enough
 	// to decode the fields of a Call or Response that precede the body.
@@ -337,36 +427,50 @@ type TooLargeError struct {
 }
 
 // HeadSize is the most of a dropped message's first bytes that a
-// TooLargeError keeps.
+// DroppedError keeps.
 const HeadSize = 64
 
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%v: %d bytes, above the limit of %d bytes", ErrMessageTooLarge, e.Size, e.Limit)
+func (e *DroppedError) Error() string {
+	if e.Err == ErrOverBudget {
+		return fmt.Sprintf("%v: %d bytes, more than the receiver may hold now", e.Err, e.Size)
+	}
+	return fmt.Sprintf("%v: %d bytes, above the limit of %d bytes", e.Err, e.Size, e.Limit)
 }
 
-// Unwrap returns ErrMessageTooLarge.
-func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
+// Unwrap returns Err.
+func (e *DroppedError) Unwrap() error { return e.Err }
 
-// discard reads and drops the remaining packets of the too-large message
-// described by first, whose first packet of n bytes was just read, checking
-// each as ReadMessage would. It never grows the buffer of a Receiver that
-// reads through a VectorReader.
-func (r *Receiver) discard(first Header, n int) error {
+// drop reads and drops the remaining packets of the message described by
+// first, whose first packet of n bytes was just read (and may be in the
+// overflow), and returns the *DroppedError for why (ErrMessageTooLarge or
+// ErrOverBudget), or the error that broke the message off.
+func (r *Receiver) drop(first Header, n int, why error) error {
 	head := r.packetHead(0, n)
-	tooLarge := &TooLargeError{
-		Size:  first.TotalDataSize,
-		Limit: r.maxSize,
-		Head:  bytes.Clone(head[HeaderSize:]),
-	}
+	e := &DroppedError{Err: why, Size: first.TotalDataSize, Limit: r.maxSize, Head: bytes.Clone(head[HeaderSize:])}
 	r.over.Release()
-	got := first.ChunkDataSize
-	for idx := uint32(1); idx < first.TotalChunks; idx++ {
+	return r.dropRest(first, 1, first.ChunkDataSize, e)
+}
+
+// dropRest reads and drops packets idx and on of the message described
+// by first, of which got bytes have arrived, checking each as ReadMessage
+// would, and returns dropped (a *DroppedError, or ErrOverBudget for a
+// message whose head is read already) once the message has ended. It never
+// grows the buffer of a Receiver that reads through a VectorReader.
+func (r *Receiver) dropRest(first Header, idx uint32, got uint64, dropped error) error {
+	if dropped == ErrOverBudget {
+		k := min(int(got), HeadSize)
+		dropped = &DroppedError{Err: ErrOverBudget, Size: first.TotalDataSize, Limit: r.maxSize, Head: bytes.Clone(r.buf[HeaderSize : HeaderSize+k])}
+		// The part received is of no use, and under a tight budget the
+		// buffer is better given back.
+		r.setBuffer(nil)
+	}
+	for ; idx < first.TotalChunks; idx++ {
 		n, err := r.readPacket(0)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("drop chunk %d of %d of a message of %d bytes above the limit: connection closed: %w", idx, first.TotalChunks, first.TotalDataSize, err)
+			return fmt.Errorf("drop chunk %d of %d of a message of %d bytes: connection closed: %w", idx, first.TotalChunks, first.TotalDataSize, err)
 		}
 		h, err := ParseHeader(r.packetHead(0, n))
 		r.over.Release()
@@ -374,12 +478,12 @@ func (r *Receiver) discard(first Header, n int) error {
 			err = checkChunk(first, h, idx, got, n)
 		}
 		if err != nil {
-			return fmt.Errorf("drop a message of %d bytes above the limit: %w", first.TotalDataSize, err)
+			return fmt.Errorf("drop a message of %d bytes: %w", first.TotalDataSize, err)
 		}
 		got += h.ChunkDataSize
 	}
 	if got != first.TotalDataSize {
 		return malformed("message ends after chunk %d of %d with %d of %d bytes", first.TotalChunks-1, first.TotalChunks, got, first.TotalDataSize)
 	}
-	return tooLarge
+	return dropped
 }

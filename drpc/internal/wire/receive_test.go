@@ -307,7 +307,7 @@ func testReceiverMessageTooLarge(t *testing.T, kind string, limit, total int) {
 	require.ErrorIs(t, err, ErrMessageTooLarge)
 	assert.NotErrorIs(t, err, ErrMalformedPacket)
 	assert.Nil(t, msg)
-	var tl *TooLargeError
+	var tl *DroppedError
 	require.ErrorAs(t, err, &tl)
 	assert.Equal(t, uint64(total), tl.Size)
 	assert.Equal(t, testMessage(total)[:HeadSize], tl.Head, "the head of the dropped message is kept")
@@ -356,7 +356,7 @@ func TestReceiverMessageTooLargeMalformed(t *testing.T) {
 				r := newTestReceiver(kind, tc.packets, tc.limit)
 				_, err := r.ReadMessage()
 				require.ErrorIs(t, err, ErrMalformedPacket)
-				var tl *TooLargeError
+				var tl *DroppedError
 				assert.False(t, errors.As(err, &tl))
 				assert.False(t, r.over.Held())
 			})
@@ -548,6 +548,16 @@ func TestDecodeFuzzPackets(t *testing.T) {
 // panic; every message it returns must have the announced length and be
 // the packets' chunks put together; and the packets Send and Sender make of
 // any bytes must come back as those bytes.
+// errorKind classifies an error of ReadMessage.
+func errorKind(err error) string {
+	for _, e := range []error{ErrMalformedPacket, ErrMessageTooLarge, ErrOverBudget, io.ErrUnexpectedEOF, io.EOF} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return fmt.Sprint(err)
+}
+
 func FuzzReceiver(f *testing.F) {
 	const limit = 4*MaxChunkData + 1000
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -616,5 +626,34 @@ func FuzzReceiver(f *testing.F) {
 			_, err := r.ReadMessage()
 			require.Equal(t, io.EOF, err)
 		}
+
+		// Under a budget the input picks, a vectored receiver never holds
+		// more than the budget, holds exactly its buffer, reads what fits
+		// as without a budget, and stays in step over what does not.
+		budget := minBufferSize
+		if len(in) > 0 {
+			budget += int(in[len(in)-1]) * 2048
+		}
+		acct := &account{limit: budget}
+		br := newTestReceiver("vectored", packets, limit)
+		br.Allowance = acct
+		ref := newTestReceiver("vectored", packets, limit)
+		for {
+			msg, err := br.ReadMessage()
+			want, werr := ref.ReadMessage()
+			require.LessOrEqual(t, acct.peak, budget)
+			require.Equal(t, cap(br.buf), acct.held)
+			if errors.Is(err, ErrOverBudget) {
+				require.NoError(t, werr, "a message dropped for the budget is well formed")
+				continue
+			}
+			require.Equal(t, errorKind(werr), errorKind(err), "%v / %v", werr, err)
+			require.True(t, bytes.Equal(want, msg))
+			if err != nil {
+				break
+			}
+		}
+		br.Release()
+		require.Zero(t, acct.held)
 	})
 }

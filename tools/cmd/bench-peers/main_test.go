@@ -91,7 +91,6 @@ func TestQuickRunEveryTransport(t *testing.T) {
 		assert.Contains(t, out, heading)
 	}
 	assert.Contains(t, out, "| drpc-busypoll |")
-	assert.Contains(t, out, "| drpc-kernelwait |")
 	assert.NotContains(t, out, "ERROR")
 }
 

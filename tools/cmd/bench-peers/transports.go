@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cc532012/drpc/drpc"
 )
@@ -51,14 +50,6 @@ var transports = []transport{
 		name: drpcName, socket: "drpc.sock",
 		dial:  func(path string, _ int) (caller, error) { return dialDRPC(path) },
 		about: "this project: ClientConnection.SendMsg (a reply the caller owns), hand-written echo module 0",
-	},
-	{
-		name: "drpc-kernelwait", socket: "drpc.sock",
-		only: func(_, conns int) bool { return conns == 1 },
-		dial: func(path string, _ int) (caller, error) {
-			return dialDRPC(path, drpc.WithKernelWait(time.Millisecond))
-		},
-		about: "drpc with WithKernelWait(1ms): the client waits for its answer in a blocking read (1 connection only)",
 	},
 	{
 		name: "drpc-gen", socket: "gen.sock", dial: dialGen,

@@ -151,7 +151,7 @@ func TestErrors(t *testing.T) {
 // TestRefusalReason checks that a failure's reason, which this server's
 // transport sends when it refuses a call, is printed.
 func TestRefusalReason(t *testing.T) {
-	api := startAPIServer(t, drpc.WithMaxSessions(1))
+	api := startAPIServer(t, drpc.WithLimits(drpc.Limits{MaxSessions: 1}))
 	hold := drpc.NewClientConnection(api.socket)
 	require.NoError(t, hold.Connect(t.Context()))
 	defer hold.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/catalog"
+	"github.com/cc532012/drpc/drpc/ids"
 )
 
 // NameForms documents the ways --module and --method may name a module and
@@ -153,7 +154,7 @@ func methodLabel(e catalog.Entry) string {
 }
 
 // ResolveModule turns a --module value into a module ID: a number
-// (0..drpc.MaxModuleID, known to the catalog or not) or a service name.
+// (0..ids.MaxModuleID, known to the catalog or not) or a service name.
 // The second result is true if the catalog knows the module.
 func ResolveModule(s string) (drpc.ModuleID, bool, error) {
 	s = strings.TrimSpace(s)
@@ -162,8 +163,8 @@ func ResolveModule(s string) (drpc.ModuleID, bool, error) {
 	}
 	mods := catalogModules()
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 || n > int64(drpc.MaxModuleID) {
-			return 0, false, &NameError{Flag: "module", Name: s, Detail: fmt.Sprintf("--module %d is out of range: module IDs go from 0 to %d", n, drpc.MaxModuleID)}
+		if n < 0 || n > int64(ids.MaxModuleID) {
+			return 0, false, &NameError{Flag: "module", Name: s, Detail: fmt.Sprintf("--module %d is out of range: module IDs go from 0 to %d", n, ids.MaxModuleID)}
 		}
 		id := drpc.ModuleID(n)
 		return id, slices.ContainsFunc(mods, func(m module) bool { return m.id == id }), nil
@@ -213,11 +214,11 @@ func Resolve(moduleFlag, methodFlag string) (Target, error) {
 		}
 		id := drpc.MethodID(n)
 		if !hasMod {
-			owner := drpc.ModuleID(n / drpc.ModuleMethodOffset)
-			if n%drpc.ModuleMethodOffset == 0 || owner > drpc.MaxModuleID {
+			owner := drpc.ModuleID(n / ids.ModuleMethodOffset)
+			if n%ids.ModuleMethodOffset == 0 || owner > drpc.ModuleID(ids.MaxModuleID) {
 				return Target{}, &NameError{Flag: "method", Name: methodFlag, Detail: fmt.Sprintf(
 					"method %d lies in no module's range (module N owns N*%d+1 .. N*%d+%d): give --module too",
-					n, drpc.ModuleMethodOffset, drpc.ModuleMethodOffset, drpc.ModuleMethodOffset-1)}
+					n, ids.ModuleMethodOffset, ids.ModuleMethodOffset, ids.ModuleMethodOffset-1)}
 			}
 			modID = owner
 		}

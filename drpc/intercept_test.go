@@ -37,7 +37,7 @@ func (tr *trace) get() []string {
 func tracing(tr *trace, name string) drpc.Interceptor {
 	return func(ctx context.Context, s *drpc.Session, m drpc.Method, body []byte, next drpc.Handler) ([]byte, error) {
 		tr.add(name + " in " + m.String() + " " + string(body))
-		reply, err := next(ctx, s, m, body)
+		reply, err := next.HandleCall(ctx, s, m, body)
 		tr.add(name + " out " + string(reply))
 		return reply, err
 	}
@@ -60,7 +60,7 @@ func TestServerInterceptorSeesSessionAndCanRefuse(t *testing.T) {
 		if strings.HasPrefix(string(body), "no") {
 			return nil, drpc.NewFailure(drpc.StatusFailedUnmarshalPayload, "")
 		}
-		reply, err := next(ctx, s, m, body)
+		reply, err := next.HandleCall(ctx, s, m, body)
 		return append([]byte("wrapped "), reply...), err
 	}
 	srv, _ := startServer(t, drpc.WithInterceptor(refuse))
@@ -89,9 +89,9 @@ func TestClientInterceptors(t *testing.T) {
 	srv, _ := startServer(t)
 	tr := &trace{}
 	mk := func(name string) drpc.ClientInterceptor {
-		return func(ctx context.Context, call *drpc.Call, next drpc.Invoker) (*drpc.Response, error) {
+		return func(ctx context.Context, call *drpc.Call, next drpc.Sender) (*drpc.Response, error) {
 			tr.add(name + " in " + string(call.Body))
-			resp, err := next(ctx, call)
+			resp, err := next.SendMsg(ctx, call)
 			if err == nil {
 				tr.add(name + " out " + string(resp.Body))
 			}
@@ -129,7 +129,7 @@ func TestClientInterceptorCanAnswer(t *testing.T) {
 	// cache, a circuit breaker).
 	tr := &trace{}
 	srv, _ := startServer(t, drpc.WithInterceptor(tracing(tr, "server")))
-	c := connect(t, srv, drpc.WithClientInterceptor(func(ctx context.Context, call *drpc.Call, next drpc.Invoker) (*drpc.Response, error) {
+	c := connect(t, srv, drpc.WithClientInterceptor(func(ctx context.Context, call *drpc.Call, next drpc.Sender) (*drpc.Response, error) {
 		return &drpc.Response{Sequence: 99, Status: drpc.StatusFailure}, nil
 	}))
 	resp, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
@@ -144,10 +144,10 @@ func TestClientInterceptorCanAnswer(t *testing.T) {
 // and the client makes the round trip directly, without building a chain.
 func BenchmarkInterceptors(b *testing.B) {
 	pass := func(ctx context.Context, s *drpc.Session, m drpc.Method, body []byte, next drpc.Handler) ([]byte, error) {
-		return next(ctx, s, m, body)
+		return next.HandleCall(ctx, s, m, body)
 	}
-	passClient := func(ctx context.Context, call *drpc.Call, next drpc.Invoker) (*drpc.Response, error) {
-		return next(ctx, call)
+	passClient := func(ctx context.Context, call *drpc.Call, next drpc.Sender) (*drpc.Response, error) {
+		return next.SendMsg(ctx, call)
 	}
 	for _, n := range []int{0, 1, 3} {
 		b.Run(fmt.Sprintf("%d", n), func(b *testing.B) {

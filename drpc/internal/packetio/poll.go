@@ -1,4 +1,4 @@
-package drpc
+package packetio
 
 import (
 	"io"
@@ -11,14 +11,14 @@ import (
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
-// aLongTimeAgo is a deadline that has passed: setting it unblocks I/O.
-var aLongTimeAgo = time.Unix(1, 0)
+// PastDeadline is a deadline that has passed: setting it unblocks I/O.
+var PastDeadline = time.Unix(1, 0)
 
 // newPacketReader returns what a side reads its packets from: a
 // connReader, or with busy polling (WithBusyPoll) a pollReader. Both are
 // wire.VectorReaders, so the side's Receiver keeps a buffer the size of its
 // messages.
-func newPacketReader(conn *net.UnixConn, spin time.Duration) io.Reader {
+func New(conn *net.UnixConn, spin time.Duration) io.Reader {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return conn // the Receiver then reads whole windows

@@ -1,4 +1,4 @@
-package drpc
+package hangup
 
 import (
 	"errors"
@@ -8,28 +8,30 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cc532012/drpc/drpc/internal/packetio"
 )
 
-// errClientHungUp is the cause of a handler's context ending because its
+// ErrClientHungUp is the cause of a handler's context ending because its
 // client closed the connection during the call.
-var errClientHungUp = errors.New("dRPC client hung up during the call")
+var ErrClientHungUp = errors.New("dRPC client hung up during the call")
 
-// hangupWatchDelay is how often the server looks for long calls; a call is
+// WatchDelay is how often the server looks for long calls; a call is
 // watched for its client hanging up once it has run for one to two
 // delays, so that quick calls never pay for it.
-const hangupWatchDelay = 100 * time.Millisecond
+const WatchDelay = 100 * time.Millisecond
 
-// hangupWatch ends a session's context when the client hangs up while a
+// Watch ends a session's context when the client hangs up while a
 // call runs: the session reads nothing during a call, so without the watch
 // a handler waiting on its context would never learn that nobody waits for
 // its answer, and the session would never end.
 //
-// A call only counts itself; the server's hangupWatchdog finds calls that
+// A call only counts itself; the server's Watchdog finds calls that
 // were already running at its previous look and starts their watch. So a
 // quick call costs an uncontended lock and no timer or clock read:
 // per-call timers wake the runtime's network poller and would double the
 // round-trip time.
-type hangupWatch struct {
+type Watch struct {
 	conn     *net.UnixConn
 	onHangup func() // ends the call's context
 
@@ -41,21 +43,23 @@ type hangupWatch struct {
 	done     chan struct{} // the watch goroutine has returned
 }
 
-func newHangupWatch(conn *net.UnixConn, onHangup func()) *hangupWatch {
-	return &hangupWatch{conn: conn, onHangup: onHangup, done: make(chan struct{}, 1)}
+// NewWatch returns the watch of a session on conn; onHangup ends the
+// context of the call in flight.
+func NewWatch(conn *net.UnixConn, onHangup func()) *Watch {
+	return &Watch{conn: conn, onHangup: onHangup, done: make(chan struct{}, 1)}
 }
 
-// start records that a call begins.
-func (w *hangupWatch) start() {
+// Start records that a call begins.
+func (w *Watch) Start() {
 	w.mu.Lock()
 	w.calls++
 	w.busy = true
 	w.mu.Unlock()
 }
 
-// stop records that the call ended, interrupting its watch if one runs and
-// waiting for it to return. Every start must be followed by one stop.
-func (w *hangupWatch) stop() {
+// Stop records that the call ended, interrupting its watch if one runs and
+// waiting for it to return. Every Start must be followed by one Stop.
+func (w *Watch) Stop() {
 	w.mu.Lock()
 	w.busy = false
 	watching := w.watching
@@ -64,14 +68,14 @@ func (w *hangupWatch) stop() {
 	if !watching {
 		return
 	}
-	_ = w.conn.SetReadDeadline(aLongTimeAgo)
+	_ = w.conn.SetReadDeadline(packetio.PastDeadline)
 	<-w.done
 	_ = w.conn.SetReadDeadline(time.Time{})
 }
 
-// check starts the watch if the call in flight was already running at the
+// Check starts the watch if the call in flight was already running at the
 // previous check; it reports whether a call is in flight.
-func (w *hangupWatch) check() bool {
+func (w *Watch) Check() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.busy {
@@ -90,7 +94,7 @@ func (w *hangupWatch) check() bool {
 // (POLLRDHUP), not for readability, so a packet the client sends during
 // the call neither ends the watch nor passes for a hang-up; it stays for
 // the session to read.
-func (w *hangupWatch) watch() {
+func (w *Watch) watch() {
 	defer func() { w.done <- struct{}{} }()
 	raw, err := w.conn.SyscallConn()
 	if err != nil {
@@ -115,36 +119,36 @@ func (w *hangupWatch) watch() {
 	}
 }
 
-// hangupWatchdog looks at the server's calls in flight every
-// hangupWatchDelay, but only while there are any, and starts the watch of
+// Watchdog looks at the server's calls in flight every
+// WatchDelay, but only while there are any, and starts the watch of
 // those that have run that long.
-type hangupWatchdog struct {
+type Watchdog struct {
 	armed atomic.Bool
 	timer *time.Timer
 }
 
-// init makes the watchdog run check when it fires.
-func (d *hangupWatchdog) init(check func() (busy bool)) {
+// Init makes the watchdog run check when it fires.
+func (d *Watchdog) Init(check func() (busy bool)) {
 	d.timer = time.AfterFunc(time.Hour, func() {
 		// Disarm first, then look: a call that starts after this arms the
 		// watchdog itself; one that started before is seen by the check.
 		d.armed.Store(false)
 		if check() && d.armed.CompareAndSwap(false, true) {
-			d.timer.Reset(hangupWatchDelay)
+			d.timer.Reset(WatchDelay)
 		}
 	})
 	d.timer.Stop()
 }
 
-// callStarted arms the watchdog unless it is armed already.
-func (d *hangupWatchdog) callStarted() {
+// CallStarted arms the watchdog unless it is armed already.
+func (d *Watchdog) CallStarted() {
 	if !d.armed.Load() && d.armed.CompareAndSwap(false, true) {
-		d.timer.Reset(hangupWatchDelay)
+		d.timer.Reset(WatchDelay)
 	}
 }
 
-// stop stops the watchdog for good.
-func (d *hangupWatchdog) stop() {
+// Stop stops the watchdog for good.
+func (d *Watchdog) Stop() {
 	d.armed.Store(true) // never arm again
 	if d.timer != nil {
 		d.timer.Stop()

@@ -1,4 +1,4 @@
-package drpc
+package packetio
 
 import (
 	"bytes"
@@ -45,15 +45,8 @@ var readerKinds = []struct {
 	name   string
 	reader func(c *net.UnixConn) io.Reader
 }{
-	{"plain", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 0) }},
-	{"busy poll", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 50*time.Microsecond) }},
-	{"kernel wait", func(c *net.UnixConn) io.Reader {
-		raw, err := c.SyscallConn()
-		if err != nil {
-			panic(err) // a socket pair's connection always has one
-		}
-		return newKernelWaitReader(c, raw, kernelWaitWindow, 1)
-	}},
+	{"plain", func(c *net.UnixConn) io.Reader { return New(c, 0) }},
+	{"busy poll", func(c *net.UnixConn) io.Reader { return New(c, 50*time.Microsecond) }},
 }
 
 // testMessage returns n bytes that differ from chunk to chunk.
@@ -179,7 +172,7 @@ func TestPacketReadersDeadlines(t *testing.T) {
 			a, b := socketPair(t)
 			recv := wire.NewReceiver(kind.reader(b), 0)
 			out := parkedRead(recv)
-			require.NoError(t, b.SetReadDeadline(aLongTimeAgo))
+			require.NoError(t, b.SetReadDeadline(PastDeadline))
 			err := waitRead(t, out).err
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 			assertReadError(t, err)
@@ -387,8 +380,8 @@ func BenchmarkPacketReaders(b *testing.B) {
 		reader func(c *net.UnixConn) io.Reader
 	}{
 		{"conn", func(c *net.UnixConn) io.Reader { return c }},
-		{"vectored", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 0) }},
-		{"vectored-busypoll", func(c *net.UnixConn) io.Reader { return newPacketReader(c, 50*time.Microsecond) }},
+		{"vectored", func(c *net.UnixConn) io.Reader { return New(c, 0) }},
+		{"vectored-busypoll", func(c *net.UnixConn) io.Reader { return New(c, 50*time.Microsecond) }},
 	}
 	for _, size := range []int{64, 4 << 10, 128 << 10} {
 		for _, kind := range kinds {
