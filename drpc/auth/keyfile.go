@@ -40,8 +40,7 @@ func LoadPrivateKey(path string) (crypto.Signer, error) {
 		return nil, err
 	}
 	if kind := publicPEMKind(b); kind != "" {
-		return nil, fmt.Errorf("%w: %s is %s, not a private key: give the private key file (gen-key writes FILE and FILE.pub: give FILE)",
-			ErrMalformedKey, path, kind)
+		return nil, fmt.Errorf("%w: %s is %s, not a private key", ErrMalformedKey, path, kind)
 	}
 	if mode := fi.Mode(); mode.Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: private key %s has mode %04o and may be read by others: run: chmod %o %s",

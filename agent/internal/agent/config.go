@@ -47,7 +47,7 @@ var ErrNoKey = errors.New("no signing key")
 type Config struct {
 	// RuntimeDir holds the socket (RuntimeDir/daos_agent.sock).
 	RuntimeDir string `yaml:"runtime_dir"`
-	// KeyFile is the private key (PKCS#8 PEM, mode 0600 or stricter) that
+	// KeyFile is the private key (PKCS#8 PEM, mode 0400 or 0600) that
 	// signs credentials.
 	KeyFile string `yaml:"key_file"`
 	// Origin names this agent in credentials; verifiers find the public
