@@ -32,8 +32,9 @@ const PublicKeyMode fs.FileMode = 0o644
 // LoadPrivateKey reads a PKCS#8 PEM private key file (see ParsePrivateKeyPEM).
 // Like ssh, it refuses a file that group or others may read or write
 // (ErrKeyPermissions, with the chmod command that fixes it), and anything
-// but a regular file (symbolic links are followed). A public key or a
-// certificate given in its place is named as such (ErrMalformedKey).
+// but a regular file (symbolic links are followed). A file that is not a
+// private key is refused for that first (ErrMalformedKey, naming a public
+// key or a certificate as such), whatever its mode.
 func LoadPrivateKey(path string) (crypto.Signer, error) {
 	b, fi, err := readKeyFile(path)
 	if err != nil {
@@ -42,13 +43,15 @@ func LoadPrivateKey(path string) (crypto.Signer, error) {
 	if kind := publicPEMKind(b); kind != "" {
 		return nil, fmt.Errorf("%w: %s is %s, not a private key", ErrMalformedKey, path, kind)
 	}
-	if mode := fi.Mode(); mode.Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: private key %s has mode %04o and may be read by others: run: chmod %o %s",
-			ErrKeyPermissions, path, mode.Perm(), PrivateKeyMode, path)
-	}
+	// Parse before the mode check: a file that is no key at all needs
+	// another file, not a chmod.
 	key, err := ParsePrivateKeyPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	if mode := fi.Mode(); mode.Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: private key %s has mode %04o and may be read by others: run: chmod %o %s",
+			ErrKeyPermissions, path, mode.Perm(), PrivateKeyMode, path)
 	}
 	return key, nil
 }

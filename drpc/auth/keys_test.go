@@ -505,8 +505,9 @@ func TestLoadKeyFileErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), good)
 }
 
-// TestLoadPrivateKeyGivenPublic: a public key or a certificate given as
-// the private key is named as such, whatever its mode: no chmod advice.
+// TestLoadPrivateKeyGivenPublic: a public key, a certificate or another
+// file given as the private key is refused as what it is, whatever its
+// mode: no chmod advice.
 func TestLoadPrivateKeyGivenPublic(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -515,13 +516,18 @@ func TestLoadPrivateKeyGivenPublic(t *testing.T) {
 	}{
 		{"agent.key.pub", "is a public key", readTestdata(t, "ed25519.pub")},
 		{"agent.crt", "is a certificate", certPEM(t, testKey(t, "rsa2048"), testStamp.Add(-time.Hour), testStamp.Add(time.Hour))},
+		{"agent.yaml", "malformed key: no PEM block found", []byte("origin: agent\n")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)
 			require.NoError(t, os.WriteFile(path, tc.data, 0o644))
 			_, err := auth.LoadPrivateKey(path)
 			require.ErrorIs(t, err, auth.ErrMalformedKey)
-			assert.Contains(t, err.Error(), path+" "+tc.want+", not a private key")
+			if tc.name == "agent.yaml" {
+				assert.Contains(t, err.Error(), tc.want)
+			} else {
+				assert.Contains(t, err.Error(), path+" "+tc.want+", not a private key")
+			}
 			assert.NotContains(t, err.Error(), "chmod")
 		})
 	}
