@@ -150,6 +150,18 @@ func TestVerifyRejects(t *testing.T) {
 
 	// A validly signed token that does not hold a Sys.
 	garbage := &authv1.Token{Flavor: authv1.Flavor_FLAVOR_AUTH_SYS, Data: []byte{0xff, 0xff, 0xff}}
+	// Validly signed tokens that name nobody (NewSysToken refuses to make
+	// them; a hostile issuer need not use it).
+	sysToken := func(edit func(*authv1.Sys)) *authv1.Token {
+		sys := proto.CloneOf(wantSys)
+		edit(sys)
+		b, err := proto.Marshal(sys)
+		require.NoError(t, err)
+		return &authv1.Token{Flavor: authv1.Flavor_FLAVOR_AUTH_SYS, Data: b}
+	}
+	noUser := sysToken(func(s *authv1.Sys) { s.User, s.Group = "", "" })
+	atUser := sysToken(func(s *authv1.Sys) { s.User = "@" })
+	noGroup := sysToken(func(s *authv1.Sys) { s.Group = "" })
 
 	withToken := func(c *authv1.Credential, tok *authv1.Token) *authv1.Credential {
 		c = proto.CloneOf(c)
@@ -198,6 +210,10 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "signed garbage rsa", cred: daosSign(t, rsaKey, garbage, nil), pub: rsaPub, wantErr: auth.ErrMalformedToken},
 		{name: "signed garbage ed25519", cred: daosSign(t, edKey, garbage, nil), pub: edPub, wantErr: auth.ErrMalformedToken},
 		{name: "digest of garbage", cred: daosSign(t, nil, garbage, nil), verifier: insecure, wantErr: auth.ErrMalformedToken},
+		{name: "signed, no user or group", cred: daosSign(t, rsaKey, noUser, nil), pub: rsaPub, wantErr: auth.ErrMalformedToken},
+		{name: "signed, user only '@'", cred: daosSign(t, edKey, atUser, nil), pub: edPub, wantErr: auth.ErrMalformedToken},
+		{name: "signed, no group", cred: daosSign(t, edKey, noGroup, nil), pub: edPub, wantErr: auth.ErrMalformedToken},
+		{name: "digest, no user", cred: daosSign(t, nil, noUser, nil), verifier: insecure, wantErr: auth.ErrMalformedToken},
 
 		// Tampered tokens.
 		{name: "rsa token last byte", cred: tamperToken(rsaCred, -1), pub: rsaPub, wantErr: auth.ErrBadSignature},

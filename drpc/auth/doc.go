@@ -36,15 +36,24 @@
 //     when verifying. DAOS uses 3072-bit keys (the default of GenerateKey);
 //     keys of fewer than 2048 bits are refused.
 //   - Ed25519 (KeyEd25519): pure Ed25519 over the token bytes. Smaller keys
-//     and much faster signing. This is our addition: where a DAOS server
-//     must verify the credentials, use RSA.
+//     and much faster signing. This is our addition: DAOS's agent and
+//     server sign and verify RSA only, so where a DAOS peer must verify
+//     the credentials or use the key, use RSA.
 //
-// Private keys are stored as PKCS#8 PEM ("PRIVATE KEY") with mode 0600, and
-// LoadPrivateKey refuses a key that group or others can access. Public keys
-// are PKIX PEM ("PUBLIC KEY"). The server finds the key that verifies a
-// credential by its origin: the file "<origin>.pub" in a keys directory
-// (LoadOriginKey). Origins come from the network, so ValidateOrigin refuses
-// anything but a plain file name before a file is opened.
+// Private keys are stored as PKCS#8 PEM ("PRIVATE KEY") with mode 0400, as
+// DAOS's agent wants them, and LoadPrivateKey refuses a key that group or
+// others can access (0600 is accepted too). Public keys are PKIX PEM
+// ("PUBLIC KEY"). The server finds the key that verifies a credential by
+// its origin in a keys directory (KeyDir, LoadOriginKey): the file
+// "<origin>.pub", or an x509 certificate "<origin>.crt" as DAOS's server
+// keeps them (used only within its validity period). Whoever can change a
+// trusted key can forge any identity, so KeyDir refuses key files and
+// directories that another user than root or the process's own owns or may
+// write. Origins come from the network, so ValidateOrigin refuses anything
+// but a plain file name before a file is opened.
+//
+// A token must name a user and a group: DecodeSys (and so Verify) refuses
+// one without, however well signed.
 //
 // # Insecure mode
 //

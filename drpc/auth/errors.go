@@ -44,8 +44,17 @@ var (
 	ErrKeyExists = errors.New("key file already exists")
 
 	// ErrKeyPermissions: a private key file is accessible by group or others,
-	// or a public key file is writable by group or others.
+	// a public key file is writable by group or others, or a trusted key
+	// file (KeyDir) or a directory above it could be changed by a user
+	// other than root and this process's.
 	ErrKeyPermissions = errors.New("key file permissions are too open")
+
+	// ErrCertificateNotValid: a certificate is expired or not valid yet.
+	ErrCertificateNotValid = errors.New("certificate not valid at this time")
+
+	// ErrKeyMismatch: a keys directory holds both "<origin>.pub" and
+	// "<origin>.crt", and they hold different public keys.
+	ErrKeyMismatch = errors.New("the origin's key files disagree")
 
 	// ErrInvalidIdentity: NewSysToken was given an identity that cannot be
 	// written as an AUTH_SYS token (empty user, group or host, a name with

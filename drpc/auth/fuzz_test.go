@@ -167,15 +167,22 @@ func parseCorpusFile(t testing.TB, b []byte) []byte {
 	return []byte(s)
 }
 
-// FuzzParseKeyPEM checks that arbitrary key files never make the parsers
-// panic, and that what they accept is a supported key.
+// FuzzParseKeyPEM checks that arbitrary key and certificate files never
+// make the parsers panic, and that what they accept is a supported key.
 func FuzzParseKeyPEM(f *testing.F) {
 	for _, name := range []string{"rsa2048", "ed25519", "ecdsa-p256", "ed448", "rsa-pss2048", "rsa1024"} {
 		f.Add(readTestdata(f, name+".key"))
 		f.Add(readTestdata(f, name+".pub"))
 	}
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"))
+	f.Add(certPEM(f, testKey(f, "rsa2048"), testStamp, testStamp.Add(time.Hour)))
+	f.Add(certPEM(f, testKey(f, "ed25519"), testStamp, testStamp.Add(time.Hour)))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if cert, err := auth.ParseCertificatePEM(data); err == nil {
+			if _, err := auth.KeyTypeOf(cert.PublicKey); err != nil {
+				t.Fatalf("ParseCertificatePEM accepted an unsupported key: %v", err)
+			}
+		}
 		if key, err := auth.ParsePrivateKeyPEM(data); err == nil {
 			if _, err := auth.KeyTypeOf(key); err != nil {
 				t.Fatalf("ParsePrivateKeyPEM accepted an unsupported key: %v", err)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,41 +21,69 @@ const PublicKeySuffix = ".pub"
 // is about 13 KiB.
 const maxKeyFileSize = 64 << 10
 
+// PrivateKeyMode is the mode WriteKeyPair gives a private key file: read
+// by its owner only, which both this package and DAOS's agent accept (DAOS's
+// agent refuses 0600).
+const PrivateKeyMode fs.FileMode = 0o400
+
+// PublicKeyMode is the mode WriteKeyPair gives a public key file.
+const PublicKeyMode fs.FileMode = 0o644
+
 // LoadPrivateKey reads a PKCS#8 PEM private key file (see ParsePrivateKeyPEM).
 // Like ssh, it refuses a file that group or others may read or write
 // (ErrKeyPermissions, with the chmod command that fixes it), and anything
-// but a regular file (symbolic links are followed).
+// but a regular file (symbolic links are followed). A file that is not a
+// private key is refused for that first (ErrMalformedKey, naming a public
+// key or a certificate as such), whatever its mode.
 func LoadPrivateKey(path string) (crypto.Signer, error) {
-	b, err := readKeyFile(path, func(mode fs.FileMode) error {
-		if mode.Perm()&0o077 != 0 {
-			return fmt.Errorf("%w: private key %s has mode %04o and may be read by others: run: chmod 600 %s",
-				ErrKeyPermissions, path, mode.Perm(), path)
-		}
-		return nil
-	})
+	b, fi, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
+	if kind := publicPEMKind(b); kind != "" {
+		return nil, fmt.Errorf("%w: %s is %s, not a private key", ErrMalformedKey, path, kind)
+	}
+	// Parse before the mode check: a file that is no key at all needs
+	// another file, not a chmod.
 	key, err := ParsePrivateKeyPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", path, err)
 	}
+	if mode := fi.Mode(); mode.Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: private key %s has mode %04o and may be read by others: run: chmod %o %s",
+			ErrKeyPermissions, path, mode.Perm(), PrivateKeyMode, path)
+	}
 	return key, nil
+}
+
+// publicPEMKind says what b is if it is a PEM public key or certificate
+// ("a public key", "a certificate"), and "" otherwise.
+func publicPEMKind(b []byte) string {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return ""
+	}
+	switch block.Type {
+	case publicPEMType, "RSA PUBLIC KEY":
+		return "a public key"
+	case certificatePEMType:
+		return "a certificate"
+	}
+	return ""
 }
 
 // LoadPublicKey reads a PKIX PEM public key file (see ParsePublicKeyPEM). It
 // refuses anything but a regular file (symbolic links are followed), and a
 // file that group or others may write (ErrKeyPermissions): whoever can
-// replace a verifying key can forge credentials.
+// replace a verifying key can forge credentials. It does not look at the
+// file's owner or directory: a verifier's trusted keys are loaded with
+// KeyDir, which does.
 func LoadPublicKey(path string) (crypto.PublicKey, error) {
-	b, err := readKeyFile(path, func(mode fs.FileMode) error {
-		if mode.Perm()&0o022 != 0 {
-			return fmt.Errorf("%w: public key %s has mode %04o and may be replaced by others: run: chmod 644 %s",
-				ErrKeyPermissions, path, mode.Perm(), path)
-		}
-		return nil
-	})
+	b, fi, err := readKeyFile(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWritableByOthers(path, fi, "public key"); err != nil {
 		return nil, err
 	}
 	pub, err := ParsePublicKeyPEM(b)
@@ -64,47 +93,54 @@ func LoadPublicKey(path string) (crypto.PublicKey, error) {
 	return pub, nil
 }
 
+// checkWritableByOthers refuses a file that group or others may write.
+func checkWritableByOthers(path string, fi fs.FileInfo, what string) error {
+	if mode := fi.Mode(); mode.Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s %s has mode %04o and may be replaced by others: run: chmod 644 %s",
+			ErrKeyPermissions, what, path, mode.Perm(), path)
+	}
+	return nil
+}
+
 // readKeyFile reads a key file after checking that it is a regular file of
-// reasonable size and that checkMode accepts its permissions. The checks
-// are made on the opened file, so the file cannot be swapped in between.
-func readKeyFile(path string, checkMode func(fs.FileMode) error) ([]byte, error) {
+// reasonable size, and returns what the opened file's fstat said of it (to
+// check its mode and owner: the file cannot be swapped in between).
+func readKeyFile(path string) ([]byte, fs.FileInfo, error) {
 	// Stat first, so that opening never blocks on a FIFO or touches a
 	// device; O_NONBLOCK covers a swap between the two calls.
 	if fi, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, nil, fmt.Errorf("key file: %w", err)
 	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: key file %s is not a regular file (%s)", ErrMalformedKey, path, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("%w: key file %s is not a regular file (%s)", ErrMalformedKey, path, fi.Mode().Type())
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, nil, fmt.Errorf("key file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, nil, fmt.Errorf("key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: key file %s is not a regular file (%s)", ErrMalformedKey, path, fi.Mode().Type())
-	}
-	if err := checkMode(fi.Mode()); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: key file %s is not a regular file (%s)", ErrMalformedKey, path, fi.Mode().Type())
 	}
 	if fi.Size() > maxKeyFileSize {
-		return nil, fmt.Errorf("%w: key file %s is %d bytes, too large to be a key", ErrMalformedKey, path, fi.Size())
+		return nil, nil, fmt.Errorf("%w: key file %s is %d bytes, too large to be a key", ErrMalformedKey, path, fi.Size())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read key file: %w", err)
+		return nil, nil, fmt.Errorf("read key file: %w", err)
 	}
 	if len(b) > maxKeyFileSize {
-		return nil, fmt.Errorf("%w: key file %s is too large to be a key", ErrMalformedKey, path)
+		return nil, nil, fmt.Errorf("%w: key file %s is too large to be a key", ErrMalformedKey, path)
 	}
-	return b, nil
+	return b, fi, nil
 }
 
-// WriteKeyPair writes key to path as a PKCS#8 PEM file with mode 0600, and
-// its public key to path+".pub" as a PKIX PEM file with mode 0644. Unless
+// WriteKeyPair writes key to path as a PKCS#8 PEM file with mode 0400
+// (PrivateKeyMode), and its public key to path+".pub" as a PKIX PEM file
+// with mode 0644 (PublicKeyMode). The directory must exist. Unless
 // force is true it refuses to replace either file if it exists
 // (ErrKeyExists, naming the file) and writes nothing. Each file is written
 // to a temporary file in the same directory, synced, then renamed into
@@ -140,12 +176,12 @@ func WriteKeyPair(key crypto.Signer, path string, force bool) error {
 		}
 	}
 
-	privTmp, err := writeTemp(path, privPEM, 0o600)
+	privTmp, err := writeTemp(path, privPEM, PrivateKeyMode)
 	if err != nil {
 		return fmt.Errorf("write private key: %w", err)
 	}
 	defer os.Remove(privTmp) // fails harmlessly once installed
-	pubTmp, err := writeTemp(pubPath, pubPEM, 0o644)
+	pubTmp, err := writeTemp(pubPath, pubPEM, PublicKeyMode)
 	if err != nil {
 		return fmt.Errorf("write public key: %w", err)
 	}
@@ -167,7 +203,7 @@ func WriteKeyPair(key crypto.Signer, path string, force bool) error {
 }
 
 func keyExists(path string) error {
-	return fmt.Errorf("%w: %s: remove it or ask to overwrite it (force)", ErrKeyExists, path)
+	return fmt.Errorf("%w: %s", ErrKeyExists, path)
 }
 
 // writeTemp writes data to a new temporary file next to path, with the

@@ -44,8 +44,9 @@ const (
 // Private key files are PKCS#8 and public key files PKIX, each in one PEM
 // block of these types.
 const (
-	privatePEMType = "PRIVATE KEY"
-	publicPEMType  = "PUBLIC KEY"
+	privatePEMType     = "PRIVATE KEY"
+	publicPEMType      = "PUBLIC KEY"
+	certificatePEMType = "CERTIFICATE"
 )
 
 // String returns the key type's name.
@@ -227,8 +228,8 @@ func decodePEM(b []byte, want string) (*pem.Block, error) {
 		hint = ": OpenSSH key format is not supported; convert it with: ssh-keygen -p -m PKCS8 -f FILE"
 	case "RSA PUBLIC KEY":
 		hint = ": this is a PKCS#1 key; convert it with: openssl rsa -RSAPublicKey_in -in OLD -pubout -out NEW"
-	case "CERTIFICATE":
-		hint = ": give the public key, not a certificate"
+	case certificatePEMType:
+		hint = ": a certificate goes in a keys directory as <origin>.crt, or extract its key with: openssl x509 -pubkey -noout -in CERT"
 	}
 	return nil, fmt.Errorf("%w: found a %q PEM block, want %q%s", ErrMalformedKey, block.Type, want, hint)
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -210,7 +211,7 @@ func TestParsePublicKeyPEM(t *testing.T) {
 		{name: "openssl rsa 1024", in: readTestdata(t, "rsa1024.pub"), wantErr: auth.ErrUnsupportedKey},
 		{name: "pkcs1 rsa", in: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)}), wantErr: auth.ErrMalformedKey, wantText: "openssl rsa"},
 		{name: "private key", in: readTestdata(t, "rsa2048.key"), wantErr: auth.ErrMalformedKey},
-		{name: "certificate", in: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pkix}), wantErr: auth.ErrMalformedKey, wantText: "not a certificate"},
+		{name: "certificate", in: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pkix}), wantErr: auth.ErrMalformedKey, wantText: "as <origin>.crt"},
 		{name: "truncated der", in: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix[:20]}), wantErr: auth.ErrMalformedKey},
 		{name: "empty", in: []byte{}, wantErr: auth.ErrMalformedKey},
 	} {
@@ -302,7 +303,7 @@ func TestWriteKeyPairRoundTrip(t *testing.T) {
 			path := filepath.Join(dir, "agent.key")
 			require.NoError(t, auth.WriteKeyPair(tc.key, path, false))
 
-			assert.Equal(t, fs.FileMode(0o600), mode(t, path))
+			assert.Equal(t, fs.FileMode(0o400), mode(t, path), "as DAOS's agent wants it")
 			assert.Equal(t, fs.FileMode(0o644), mode(t, path+".pub"))
 			assert.ElementsMatch(t, []string{"agent.key", "agent.key.pub"}, dirNames(t, dir), "no temporary files left")
 
@@ -349,7 +350,8 @@ func TestWriteKeyPairOverwrite(t *testing.T) {
 			err := auth.WriteKeyPair(other, path, tc.force)
 			if tc.wantErr != "" {
 				require.ErrorIs(t, err, auth.ErrKeyExists)
-				assert.Contains(t, err.Error(), filepath.Join(dir, tc.wantErr)+":")
+				assert.True(t, strings.HasSuffix(err.Error(), ": "+filepath.Join(dir, tc.wantErr)), err.Error())
+				assert.NotContains(t, err.Error(), "force", "the hint is the caller's")
 				// Nothing was written or removed.
 				assert.ElementsMatch(t, tc.existing, dirNames(t, dir))
 				for _, name := range tc.existing {
@@ -362,7 +364,7 @@ func TestWriteKeyPairOverwrite(t *testing.T) {
 			require.NoError(t, err)
 			assert.ElementsMatch(t, []string{"k", "k.pub"}, dirNames(t, dir))
 			// The new files have the right modes, whatever the old ones had.
-			assert.Equal(t, fs.FileMode(0o600), mode(t, path))
+			assert.Equal(t, fs.FileMode(0o400), mode(t, path))
 			assert.Equal(t, fs.FileMode(0o644), mode(t, path+".pub"))
 			priv, err := auth.LoadPrivateKey(path)
 			require.NoError(t, err)
@@ -428,7 +430,7 @@ func TestLoadPrivateKeyModes(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, auth.ErrKeyPermissions)
-			assert.Contains(t, err.Error(), "chmod 600 "+path)
+			assert.Contains(t, err.Error(), "chmod 400 "+path)
 			assert.Nil(t, key)
 		})
 	}
@@ -501,6 +503,34 @@ func TestLoadKeyFileErrors(t *testing.T) {
 	_, err = auth.LoadPublicKey(good)
 	assert.ErrorIs(t, err, auth.ErrMalformedKey, "a private key is not a public key")
 	assert.Contains(t, err.Error(), good)
+}
+
+// TestLoadPrivateKeyGivenPublic: a public key, a certificate or another
+// file given as the private key is refused as what it is, whatever its
+// mode: no chmod advice.
+func TestLoadPrivateKeyGivenPublic(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"agent.key.pub", "is a public key", readTestdata(t, "ed25519.pub")},
+		{"agent.crt", "is a certificate", certPEM(t, testKey(t, "rsa2048"), testStamp.Add(-time.Hour), testStamp.Add(time.Hour))},
+		{"agent.yaml", "malformed key: no PEM block found", []byte("origin: agent\n")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			require.NoError(t, os.WriteFile(path, tc.data, 0o644))
+			_, err := auth.LoadPrivateKey(path)
+			require.ErrorIs(t, err, auth.ErrMalformedKey)
+			if tc.name == "agent.yaml" {
+				assert.Contains(t, err.Error(), tc.want)
+			} else {
+				assert.Contains(t, err.Error(), path+" "+tc.want+", not a private key")
+			}
+			assert.NotContains(t, err.Error(), "chmod")
+		})
+	}
 }
 
 func TestLoadOriginKey(t *testing.T) {

@@ -45,7 +45,8 @@ func ValidateOrigin(origin string) error {
 }
 
 // OriginKeyPath returns the path of the public key for origin in dir,
-// "<dir>/<origin>.pub", after checking origin with ValidateOrigin.
+// "<dir>/<origin>.pub", after checking origin with ValidateOrigin. (A keys
+// directory may hold "<origin>.crt" instead: see KeyDir.)
 func OriginKeyPath(dir, origin string) (string, error) {
 	if err := ValidateOrigin(origin); err != nil {
 		return "", err
@@ -53,13 +54,11 @@ func OriginKeyPath(dir, origin string) (string, error) {
 	return filepath.Join(dir, origin+PublicKeySuffix), nil
 }
 
-// LoadOriginKey loads the public key that verifies credentials from origin:
-// the file "<origin>.pub" in dir (see OriginKeyPath and LoadPublicKey). The
-// origin is validated before any file is opened.
+// LoadOriginKey loads the public key that verifies credentials from origin
+// from the keys directory dir: KeyDir{Path: dir}.Load(origin), which reads
+// "<origin>.pub" or "<origin>.crt" and refuses files and directories that
+// another user could change. The origin is validated before any file is
+// opened.
 func LoadOriginKey(dir, origin string) (crypto.PublicKey, error) {
-	path, err := OriginKeyPath(dir, origin)
-	if err != nil {
-		return nil, err
-	}
-	return LoadPublicKey(path)
+	return KeyDir{Path: dir}.Load(origin)
 }

@@ -110,10 +110,12 @@ func checkName(what, name string) error {
 	return nil
 }
 
-// DecodeSys returns the AUTH_SYS identity in token, for display (it does
-// not check any signature: use Verifier.Verify for that). It returns
-// ErrNoToken for a missing or empty token and ErrMalformedToken for a token
-// of another flavor or whose data is not a Sys.
+// DecodeSys returns the AUTH_SYS identity in token (it does not check any
+// signature: use Verifier.Verify for that). It returns ErrNoToken for a
+// missing or empty token, and ErrMalformedToken for a token of another
+// flavor, whose data is not a Sys, or that holds no identity: an empty user
+// or group name (or one that is only the '@' DAOS appends). A signature
+// cannot make such a token mean anyone, so Verify refuses it too.
 func DecodeSys(token *authv1.Token) (*authv1.Sys, error) {
 	if len(token.GetData()) == 0 {
 		return nil, fmt.Errorf("%w: the token is missing or empty", ErrNoToken)
@@ -124,6 +126,11 @@ func DecodeSys(token *authv1.Token) (*authv1.Sys, error) {
 	sys := new(authv1.Sys)
 	if err := proto.Unmarshal(token.GetData(), sys); err != nil {
 		return nil, fmt.Errorf("%w: token data is not an AUTH_SYS identity: %w", ErrMalformedToken, err)
+	}
+	for _, f := range []struct{ what, name string }{{"user", sys.GetUser()}, {"group", sys.GetGroup()}} {
+		if f.name == "" || f.name == PrincipalSuffix {
+			return nil, fmt.Errorf("%w: the token holds no %s name: it names nobody, whoever signed it", ErrMalformedToken, f.what)
+		}
 	}
 	return sys, nil
 }

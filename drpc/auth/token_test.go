@@ -148,6 +148,10 @@ func TestDecodeSys(t *testing.T) {
 		{name: "unknown flavor", token: &authv1.Token{Flavor: 7, Data: testToken(t).GetData()}, wantErr: auth.ErrMalformedToken},
 		{name: "garbage", token: &authv1.Token{Flavor: authv1.Flavor_FLAVOR_AUTH_SYS, Data: []byte{0xff, 0xff}}, wantErr: auth.ErrMalformedToken},
 		{name: "invalid UTF-8", token: &authv1.Token{Flavor: authv1.Flavor_FLAVOR_AUTH_SYS, Data: []byte{0x1a, 0x01, 0xff}}, wantErr: auth.ErrMalformedToken},
+		{name: "no user", token: sysToken(t, &authv1.Sys{Group: "staff@", Machinename: "n"}), wantErr: auth.ErrMalformedToken},
+		{name: "user only '@'", token: sysToken(t, &authv1.Sys{User: "@", Group: "staff@", Machinename: "n"}), wantErr: auth.ErrMalformedToken},
+		{name: "no group", token: sysToken(t, &authv1.Sys{User: "alice@", Machinename: "n"}), wantErr: auth.ErrMalformedToken},
+		{name: "only a stamp", token: sysToken(t, &authv1.Sys{Stamp: 1}), wantErr: auth.ErrMalformedToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sys, err := auth.DecodeSys(tc.token)
@@ -155,6 +159,15 @@ func TestDecodeSys(t *testing.T) {
 			assert.Nil(t, sys)
 		})
 	}
+}
+
+// sysToken marshals sys into an AUTH_SYS token as is, without
+// NewSysToken's checks.
+func sysToken(t *testing.T, sys *authv1.Sys) *authv1.Token {
+	t.Helper()
+	b, err := proto.Marshal(sys)
+	require.NoError(t, err)
+	return &authv1.Token{Flavor: authv1.Flavor_FLAVOR_AUTH_SYS, Data: b}
 }
 
 func TestValidateOrigin(t *testing.T) {

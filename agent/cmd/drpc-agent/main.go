@@ -6,14 +6,18 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cc532012/drpc/agent/internal/agent"
 	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/drpc/auth"
 )
 
 func main() {
@@ -27,7 +31,7 @@ RUNTIME_DIR/daos_agent.sock.
 
 Make a key once, then start the agent:
 
-  drpc-agent gen-key --type ed25519 --out /etc/drpc/agent.key
+  drpc-agent gen-key --out /etc/drpc/agent.key
   drpc-agent start --key /etc/drpc/agent.key`
 
 // newRoot builds the command tree.
@@ -87,6 +91,22 @@ func (f *startFlags) apply(cmd *cobra.Command, cfg *agent.Config) {
 	}
 }
 
+const genKeyLong = `gen-key makes the agent's signing key: FILE, the private key (PKCS#8 PEM,
+mode 0400: only its owner may read it, as DAOS's agent also requires), and
+FILE.pub, its public key (PKIX PEM, mode 0644). Every server that validates
+this agent's credentials needs FILE.pub in its keys directory, named
+<origin>.pub (agent.pub by default). Directories missing above FILE are
+created with mode 0755.
+
+Key types, and which peers accept them:
+  rsa (default, 3072 bits)  DAOS's agent and server sign and verify RSA only:
+                            use it when a DAOS server validates this agent's
+                            credentials, or a DAOS agent must use the key.
+                            drpc-server verifies it too.
+  ed25519                   smaller, and about 70 times faster to sign than
+                            RSA-3072, but only drpc-server verifies it (DAOS's
+                            server refuses it: "unsupported key type").`
+
 func genKeyCommand() *cobra.Command {
 	var (
 		keyType string
@@ -95,26 +115,47 @@ func genKeyCommand() *cobra.Command {
 		force   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "gen-key --type ed25519|rsa [--bits 3072] --out FILE [--force]",
-		Short: "Make a signing key: FILE (private, 0600) and FILE.pub (public, 0644)",
-		Args:  cli.NoArgs,
+		Use:     "gen-key --out FILE [--type rsa|ed25519] [--bits 3072] [--force]",
+		Short:   "Make a signing key: FILE (private, 0400) and FILE.pub (public, 0644); RSA by default, as DAOS",
+		Long:    genKeyLong,
+		Example: "  drpc-agent gen-key --out /etc/drpc/agent.key\n  drpc-agent gen-key --type ed25519 --out /etc/drpc/agent.key   # drpc-server only",
+		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cli.Changed(cmd, "bits") {
 				bits = 0
 			}
-			pub, err := agent.GenerateKey(keyType, bits, out, force)
+			files, err := agent.GenerateKey(keyType, bits, out, force)
 			if err != nil {
 				return err
 			}
-			_, err = cmd.OutOrStdout().Write([]byte("wrote " + out + " (private key, mode 0600) and " + pub +
-				" (public key: give it to the verifiers as " + agent.DefaultOrigin + ".pub, or <origin>.pub)\n"))
+			var b strings.Builder
+			for _, d := range files.Created {
+				fmt.Fprintf(&b, "created %s (mode %04o)\n", d, agent.KeyDirMode)
+			}
+			kind := files.Type.String()
+			if files.Bits != 0 {
+				kind = fmt.Sprintf("%s-%d", kind, files.Bits)
+			}
+			fmt.Fprintf(&b, "wrote %s (%s private key, mode %04o) and %s (public key: install it in each server's keys directory as %s.pub, or <origin>.pub)\n",
+				files.Private, kind, auth.PrivateKeyMode, files.Public, agent.DefaultOrigin)
+			_, err = io.WriteString(cmd.OutOrStdout(), b.String())
 			return err
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&keyType, "type", "ed25519", "key `TYPE`: ed25519 (fast) or rsa (what DAOS servers verify)")
-	fs.IntVar(&bits, "bits", 3072, "RSA key size in `BITS` (rsa only)")
+	fs.StringVar(&keyType, "type", string(agent.DefaultKeyType), "key `TYPE`: rsa (what DAOS's agent and server use) or ed25519 (faster; drpc-server only)")
+	fs.IntVar(&bits, "bits", auth.DefaultRSABits, "RSA key size in `BITS`, 2048 to 16384 (rsa only)")
 	fs.StringVar(&out, "out", "", "write the private key to `FILE` and the public key to FILE.pub")
 	fs.BoolVar(&force, "force", false, "overwrite existing files")
+	// The global flags (--config, --log-*, --metrics-addr) do nothing here:
+	// do not list them in gen-key's help.
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		for _, name := range []string{cli.FlagConfig, cli.FlagLogLevel, cli.FlagLogFormat, cli.FlagMetricsAddr} {
+			if f := c.InheritedFlags().Lookup(name); f != nil {
+				f.Hidden = true
+			}
+		}
+		c.Parent().HelpFunc()(c, args)
+	})
 	return cmd
 }

@@ -125,6 +125,8 @@ func TestBadStarts(t *testing.T) {
 	agenttest.WriteECKey(t, ecKey)
 	aFile := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(aFile, nil, 0o644))
+	garbage := filepath.Join(dir, "garbage.key")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a key\n"), 0o400))
 	typo := filepath.Join(dir, "typo.yaml")
 	require.NoError(t, os.WriteFile(typo, []byte("origin: agent\ncach_ttl: 5m\n"), 0o644))
 	badValue := filepath.Join(dir, "bad.yaml")
@@ -144,7 +146,11 @@ func TestBadStarts(t *testing.T) {
 		{"no key", []string{"start", "--runtime-dir", runDir}, 1, []string{"no signing key", "drpc-agent gen-key"}},
 		{"unreadable key (missing)", []string{"start", "--runtime-dir", runDir, "--key", filepath.Join(dir, "missing.key")}, 1, []string{"missing.key", "no such file"}},
 		{"unreadable key (a directory)", []string{"start", "--runtime-dir", runDir, "--key", dir}, 1, []string{"not a regular file"}},
-		{"key mode 0644", []string{"start", "--runtime-dir", runDir, "--key", openKey}, 1, []string{"permissions are too open", "chmod 600 " + openKey}},
+		{"key mode 0644", []string{"start", "--runtime-dir", runDir, "--key", openKey}, 1, []string{"permissions are too open", "chmod 400 " + openKey}},
+		{"public key given as the key", []string{"start", "--runtime-dir", runDir, "--key", key + ".pub"}, 1,
+			[]string{key + ".pub is a public key, not a private key", "(FILE, not FILE.pub)"}},
+		{"garbage key", []string{"start", "--runtime-dir", runDir, "--key", garbage}, 1,
+			[]string{"no PEM block found", "give --key (key_file) the private key file that 'drpc-agent gen-key --out FILE' wrote"}},
 		{"unknown key type", []string{"start", "--runtime-dir", runDir, "--key", ecKey}, 1, []string{"unsupported key", ecKey}},
 		{"runtime dir is a file", []string{"start", "--runtime-dir", aFile, "--key", key}, 1, []string{aFile, "not a directory"}},
 		{"unknown config key", []string{"start", "--runtime-dir", runDir, "--key", key, "--config", typo}, 1,
@@ -160,7 +166,7 @@ func TestBadStarts(t *testing.T) {
 		{"bad log format", []string{"start", "--log-format", "xml", "--allow-insecure", "--runtime-dir", runDir}, 1, []string{"log_format", `"xml"`}},
 		{"bad metrics addr", []string{"start", "--metrics-addr", "9191", "--allow-insecure", "--runtime-dir", runDir}, 1, []string{"metrics_addr", "HOST:PORT"}},
 		{"gen-key unknown type", []string{"gen-key", "--type", "dsa", "--out", filepath.Join(dir, "x.key")}, 1, []string{"dsa"}},
-		{"gen-key exists", []string{"gen-key", "--out", key}, 1, []string{"already exists", "--force"}},
+		{"gen-key exists", []string{"gen-key", "--out", key}, 1, []string{"key file already exists: " + key + ": remove it, or pass --force to overwrite it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +176,10 @@ func TestBadStarts(t *testing.T) {
 			assert.True(t, strings.HasPrefix(stderr, "drpc-agent: "), stderr)
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)
+			}
+			assert.LessOrEqual(t, strings.Count(stderr, "--force"), 1, "a hint is given once")
+			if strings.Contains(tt.name, "public key") {
+				assert.NotContains(t, stderr, "chmod", "a public key is not too open")
 			}
 			_, err := os.Stat(runDir)
 			assert.ErrorIs(t, err, os.ErrNotExist, "a failed start leaves no runtime directory")
@@ -233,6 +243,7 @@ origin: node7
 allow_insecure: false
 cache_ttl: 5s
 cache_size: 5
+credential_max_age: 0s
 uid_map:
   1000: alice
 gid_map: {}

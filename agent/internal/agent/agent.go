@@ -61,6 +61,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		Signer:    signer,
 		Origin:    cfg.Origin,
 		CacheTTL:  cfg.cacheTTL(),
+		MaxAge:    cfg.CredentialMaxAge.Std(),
 		CacheSize: cfg.CacheSize,
 		UIDMap:    cfg.UIDMap,
 		GIDMap:    cfg.GIDMap,
@@ -77,17 +78,20 @@ func New(cfg Config, opts Options) (*Agent, error) {
 func loadSigner(cfg Config) (*auth.Signer, error) {
 	if cfg.KeyFile == "" {
 		if !cfg.AllowInsecure {
-			return nil, fmt.Errorf("%w: make one with 'drpc-agent gen-key --type ed25519 --out /etc/drpc/agent.key' "+
+			return nil, fmt.Errorf("%w: make one with 'drpc-agent gen-key --out /etc/drpc/agent.key' (RSA, which DAOS servers verify too) "+
 				"and start with --key /etc/drpc/agent.key (key_file in the configuration); "+
 				"or pass --allow-insecure to hand out unsigned credentials (for tests only)", ErrNoKey)
 		}
 		return auth.NewSigner(nil), nil
 	}
 	key, err := auth.LoadPrivateKey(cfg.KeyFile)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("signing key: %w: check --key (key_file), or make the key with 'drpc-agent gen-key --out %s'", err, cfg.KeyFile)
-	}
-	if err != nil {
+	case errors.Is(err, auth.ErrMalformedKey):
+		return nil, fmt.Errorf("signing key: %w: give --key (key_file) the private key file that 'drpc-agent gen-key --out FILE' wrote (FILE, not FILE.pub), "+
+			"or make a new one with it and install FILE.pub on the servers", err)
+	case err != nil:
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	if _, err := auth.KeyTypeOf(key); err != nil {
@@ -174,6 +178,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.svc.KeyType() == auth.KeyNone {
 		a.log.Warn("agent runs without a signing key (allow_insecure): its credentials prove nothing")
 	}
+	a.cfg.logStartNotes(a.log)
 	return nil
 }
 

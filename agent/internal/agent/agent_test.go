@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -23,7 +24,6 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/agent"
 	"github.com/cc532012/drpc/agent/internal/agenttest"
-	"github.com/cc532012/drpc/agent/internal/secagent"
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/daemontest"
@@ -116,6 +116,7 @@ func TestStartErrors(t *testing.T) {
 	agenttest.WriteECKey(t, ecKey)
 	garbage := filepath.Join(base, "garbage.key")
 	require.NoError(t, os.WriteFile(garbage, []byte("not a key"), 0o600))
+	pubAsKey := goodKey + ".pub" // mode 0644: no chmod advice for a public key
 	aFile := filepath.Join(base, "file")
 	require.NoError(t, os.WriteFile(aFile, nil, 0o644))
 
@@ -125,12 +126,15 @@ func TestStartErrors(t *testing.T) {
 		is     error
 		want   string
 	}{
-		{"no key", func(c *agent.Config) {}, agent.ErrNoKey, "drpc-agent gen-key --type ed25519 --out"},
+		{"no key", func(c *agent.Config) {}, agent.ErrNoKey, "make one with 'drpc-agent gen-key --out /etc/drpc/agent.key' (RSA"},
 		{"missing key", func(c *agent.Config) { c.KeyFile = filepath.Join(base, "missing.key") }, os.ErrNotExist, "missing.key"},
 		{"key is a directory", func(c *agent.Config) { c.KeyFile = base }, auth.ErrMalformedKey, "not a regular file"},
-		{"key readable by others", func(c *agent.Config) { c.KeyFile = openKey }, auth.ErrKeyPermissions, "chmod 600 " + openKey},
+		{"key readable by others", func(c *agent.Config) { c.KeyFile = openKey }, auth.ErrKeyPermissions, "chmod 400 " + openKey},
 		{"unsupported key type", func(c *agent.Config) { c.KeyFile = ecKey }, auth.ErrUnsupportedKey, "ec.key"},
-		{"garbage key", func(c *agent.Config) { c.KeyFile = garbage }, auth.ErrMalformedKey, "garbage.key"},
+		{"garbage key", func(c *agent.Config) { c.KeyFile = garbage }, auth.ErrMalformedKey,
+			"garbage.key: malformed key: no PEM block found: want a \"PRIVATE KEY\" PEM block: give --key (key_file) the private key file that 'drpc-agent gen-key --out FILE' wrote"},
+		{"public key given as the key", func(c *agent.Config) { c.KeyFile = pubAsKey }, auth.ErrMalformedKey,
+			pubAsKey + " is a public key, not a private key: give --key (key_file) the private key file that 'drpc-agent gen-key --out FILE' wrote (FILE, not FILE.pub)"},
 		{"runtime dir is a file", func(c *agent.Config) { c.KeyFile = goodKey; c.RuntimeDir = aFile }, rundir.ErrNotDirectory, aFile},
 		{"bad origin", func(c *agent.Config) { c.KeyFile = goodKey; c.Origin = "../etc" }, auth.ErrBadOrigin, "origin"},
 		{"bad cache size", func(c *agent.Config) { c.KeyFile = goodKey; c.CacheSize = 0 }, nil, "cache_size: 0"},
@@ -348,7 +352,7 @@ func TestNobodyGetsItsOwnIdentity(t *testing.T) {
 	}{
 		{"nobody", 65534, 65534, clientResult{User: nobody, Group: nobodyGroup, Groups: nil}},
 		{"no name, mapped", ghost, ghost, clientResult{User: "ghost@", Group: "ghosts@"}},
-		{"no name, not mapped", stranger, stranger, clientResult{Status: secagent.StatusNoName}},
+		{"no name, not mapped (-1025, as DAOS's agent)", stranger, stranger, clientResult{Status: -1025}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,35 +409,82 @@ func TestActivatedListener(t *testing.T) {
 func TestGenerateKey(t *testing.T) {
 	dir := daemontest.SocketDir(t)
 	out := filepath.Join(dir, "k")
-	pub, err := agent.GenerateKey("ed25519", 0, out, false)
+	files, err := agent.GenerateKey("", 0, out, false)
 	require.NoError(t, err)
-	assert.Equal(t, out+".pub", pub)
+	assert.Equal(t, agent.KeyFiles{Private: out, Public: out + ".pub", Type: auth.KeyRSA, Bits: 3072}, files,
+		"RSA-3072 by default, as DAOS")
 	st, err := os.Stat(out)
 	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-	st, err = os.Stat(pub)
+	assert.Equal(t, os.FileMode(0o400), st.Mode().Perm(), "as DAOS's agent wants it")
+	st, err = os.Stat(files.Public)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+	k, err := auth.LoadPrivateKey(out)
+	require.NoError(t, err)
+	assert.Equal(t, 3072, k.Public().(*rsa.PublicKey).N.BitLen())
 
 	_, err = agent.GenerateKey("ed25519", 0, out, false)
 	require.ErrorIs(t, err, auth.ErrKeyExists)
-	assert.Contains(t, err.Error(), "--force")
-	_, err = agent.GenerateKey("rsa", 2048, out, true)
+	assert.Equal(t, "gen-key: key file already exists: "+out+": remove it, or pass --force to overwrite it", err.Error())
+	_, err = agent.GenerateKey("ed25519", 0, out, true)
 	require.NoError(t, err)
-	k, err := auth.LoadPrivateKey(out)
+	k, err = auth.LoadPrivateKey(out)
 	require.NoError(t, err)
 	kt, err := auth.KeyTypeOf(k)
 	require.NoError(t, err)
-	assert.Equal(t, auth.KeyRSA, kt)
+	assert.Equal(t, auth.KeyEd25519, kt)
 
 	_, err = agent.GenerateKey("dsa", 0, filepath.Join(dir, "x"), false)
-	require.Error(t, err)
+	require.ErrorContains(t, err, "--type")
 	_, err = agent.GenerateKey("ed25519", 2048, filepath.Join(dir, "x"), false)
 	require.ErrorContains(t, err, "--bits applies to rsa keys only")
 	_, err = agent.GenerateKey("rsa", 1024, filepath.Join(dir, "x"), false)
 	require.ErrorIs(t, err, auth.ErrUnsupportedKey)
 	_, err = agent.GenerateKey("ed25519", 0, "", false)
 	require.ErrorContains(t, err, "--out")
+	_, err = os.Stat(filepath.Join(dir, "x"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestGenerateKeyMakesDirectories: gen-key --out /etc/drpc/agent.key on a
+// host without /etc/drpc creates it (0755 whatever the umask, as install
+// -d); an existing directory keeps its mode; a failure removes what it
+// created.
+func TestGenerateKeyMakesDirectories(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	root := daemontest.SocketDir(t)
+	out := filepath.Join(root, "etc", "drpc", "agent.key")
+	files, err := agent.GenerateKey("ed25519", 0, out, false)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(root, "etc"), filepath.Join(root, "etc", "drpc")}, files.Created)
+	for _, d := range files.Created {
+		st, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o755), st.Mode().Perm(), d)
+	}
+	_, err = auth.LoadPrivateKey(out)
+	require.NoError(t, err)
+
+	// An existing directory is never changed, even a stricter or looser one.
+	for _, mode := range []os.FileMode{0o700, 0o775} {
+		existing := filepath.Join(root, "existing"+mode.String())
+		require.NoError(t, os.Mkdir(existing, mode))
+		require.NoError(t, os.Chmod(existing, mode))
+		files, err := agent.GenerateKey("ed25519", 0, filepath.Join(existing, "new", "agent.key"), false)
+		require.NoError(t, err)
+		assert.Equal(t, []string{filepath.Join(existing, "new")}, files.Created)
+		st, err := os.Stat(existing)
+		require.NoError(t, err)
+		assert.Equal(t, mode, st.Mode().Perm())
+	}
+
+	// A file in the way: an error, and nothing created.
+	require.NoError(t, os.WriteFile(filepath.Join(root, "file"), nil, 0o644))
+	_, err = agent.GenerateKey("ed25519", 0, filepath.Join(root, "file", "sub", "agent.key"), false)
+	require.ErrorContains(t, err, "is not a directory")
+	_, err = os.Stat(filepath.Join(root, "file", "sub"))
+	assert.Error(t, err)
 }
 
 func TestConfigDefaultsAndDump(t *testing.T) {
@@ -456,7 +507,7 @@ func TestConfigDefaultsAndDump(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"runtime_dir", "key_file", "origin", "allow_insecure", "cache_ttl", "cache_size",
-		"uid_map", "gid_map", "log_level", "log_format", "metrics_addr"}, keys)
+		"credential_max_age", "uid_map", "gid_map", "log_level", "log_format", "metrics_addr"}, keys)
 
 	back := agent.DefaultConfig()
 	require.NoError(t, config.Decode(buf.Bytes(), "dump", &back))

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ var ErrNoKey = errors.New("no signing key")
 type Config struct {
 	// RuntimeDir holds the socket (RuntimeDir/daos_agent.sock).
 	RuntimeDir string `yaml:"runtime_dir"`
-	// KeyFile is the private key (PKCS#8 PEM, mode 0600 or stricter) that
+	// KeyFile is the private key (PKCS#8 PEM, mode 0400 or 0600) that
 	// signs credentials.
 	KeyFile string `yaml:"key_file"`
 	// Origin names this agent in credentials; verifiers find the public
@@ -60,6 +61,12 @@ type Config struct {
 	CacheTTL config.Duration `yaml:"cache_ttl"`
 	// CacheSize bounds the number of cached identities.
 	CacheSize int `yaml:"cache_size"`
+	// CredentialMaxAge is the credential_max_age of the servers that verify
+	// this agent's credentials; 0 (the default) if they check no age, as
+	// DAOS's. When set, a cached credential is handed out only while it is
+	// less than half that old (cache_ttl is capped), so that its client
+	// has the other half to present it.
+	CredentialMaxAge config.Duration `yaml:"credential_max_age"`
 	// UIDMap names uids that the user database does not know.
 	UIDMap map[uint32]string `yaml:"uid_map"`
 	// GIDMap names gids that the user database does not know.
@@ -98,6 +105,9 @@ func (c Config) Validate() error {
 	if c.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("cache_ttl: %v is negative: use 0 to turn the cache off", c.CacheTTL))
 	}
+	if c.CredentialMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("credential_max_age: %v is negative: use 0 if the servers check no age (credential_max_age 0 there)", c.CredentialMaxAge))
+	}
 	if c.CacheSize < 1 || c.CacheSize > MaxCacheSize {
 		errs = append(errs, fmt.Errorf("cache_size: %d is not between 1 and %d (set cache_ttl: 0 to turn the cache off)", c.CacheSize, MaxCacheSize))
 	}
@@ -135,3 +145,32 @@ func checkName(name string) error {
 
 // cacheTTL returns the cache time to live as a time.Duration.
 func (c Config) cacheTTL() time.Duration { return c.CacheTTL.Std() }
+
+// MinWorkableMaxAge is the smallest credential_max_age that can work:
+// stamps are whole seconds, so a credential may look a second old when it
+// is issued.
+const MinWorkableMaxAge = 2 * time.Second
+
+// Warnings returns what the agent should warn about at start-up: values
+// that Validate accepts but that cannot work. The agent cannot know the
+// servers' credential_max_age; it can only check the one it is told.
+func (c Config) Warnings() []string {
+	var w []string
+	if age := c.CredentialMaxAge.Std(); age > 0 && age < MinWorkableMaxAge {
+		w = append(w, fmt.Sprintf("credential_max_age %v cannot work: credentials are stamped in whole seconds, so a fresh one may already look a second old to a server that refuses credentials older than %v; every request is signed anew (no cache), and servers with that setting will still refuse some: use at least %v there and here",
+			age, age, MinWorkableMaxAge))
+	}
+	return w
+}
+
+// logStartNotes logs the warnings at start-up, and how long a credential
+// may be reused.
+func (c Config) logStartNotes(log *slog.Logger) {
+	if age := c.CredentialMaxAge.Std(); age > 0 && c.cacheTTL() > age/2 {
+		log.Info("a cached credential is signed anew once half of credential_max_age old, sooner than cache_ttl", "credential_max_age", age.String(),
+			"cache_ttl", c.CacheTTL.String(), "reuse", (age / 2).String())
+	}
+	for _, w := range c.Warnings() {
+		log.Warn(w)
+	}
+}

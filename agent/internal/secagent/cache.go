@@ -8,10 +8,9 @@ import (
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
 
-// cache holds credentials by identity key for a time to live, at most max
-// of them; the least recently used goes first when it is full.
+// cache holds credentials by identity key until each one's expiry, at most
+// max of them; the least recently used goes first when it is full.
 type cache struct {
-	ttl time.Duration
 	max int
 
 	mu  sync.Mutex
@@ -25,8 +24,8 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-func newCache(ttl time.Duration, max int) *cache {
-	return &cache{ttl: ttl, max: max, m: make(map[string]*list.Element)}
+func newCache(max int) *cache {
+	return &cache{max: max, m: make(map[string]*list.Element)}
 }
 
 // get returns the credential for key if it has not expired. key is only
@@ -48,14 +47,14 @@ func (c *cache) get(key []byte, now time.Time) (*authv1.Credential, bool) {
 	return e.cred, true
 }
 
-// put stores cred for key until now+ttl, evicting the least recently used
+// put stores cred for key until expires, evicting the least recently used
 // entry if the cache is full.
-func (c *cache) put(key []byte, cred *authv1.Credential, now time.Time) {
+func (c *cache) put(key []byte, cred *authv1.Credential, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.m[string(key)]; ok {
 		e := el.Value.(*cacheEntry)
-		e.cred, e.expires = cred, now.Add(c.ttl)
+		e.cred, e.expires = cred, expires
 		c.lru.MoveToFront(el)
 		return
 	}
@@ -64,7 +63,7 @@ func (c *cache) put(key []byte, cred *authv1.Credential, now time.Time) {
 		c.lru.Remove(oldest)
 		delete(c.m, oldest.Value.(*cacheEntry).key)
 	}
-	e := &cacheEntry{key: string(key), cred: cred, expires: now.Add(c.ttl)}
+	e := &cacheEntry{key: string(key), cred: cred, expires: expires}
 	c.m[e.key] = c.lru.PushFront(e)
 }
 

@@ -11,13 +11,17 @@
 // answered with a failure status and the reason is logged.
 //
 // The reply is GetCredResp{status, cred}: status 0 and the credential on
-// success; on failure a negative DAOS error number, as libdaos expects:
-// StatusNoName (-DER_NONEXIST) for an identity without a name, StatusFailure
-// (-DER_MISC) for anything else. The dRPC status itself is SUCCESS either way.
+// success; on failure a negative DAOS error number, as libdaos expects and
+// as DAOS's agent answers: -DER_MISC (-1025) both for an identity without
+// a name (StatusNoName) and for anything else (StatusFailure); the log
+// says which. The dRPC status itself is SUCCESS either way.
 //
 // Credentials are cached per (uid, gid, supplementary groups) for the
 // configured time to live, in a cache of bounded size (least recently used
 // entries go first), so that a busy client costs one map look-up per call
-// instead of a signature. Reload replaces the signing key and empties the
-// cache.
+// instead of a signature. Each credential's stamp is the time it was
+// signed; with Options.MaxAge (the servers' credential_max_age) a cached
+// credential is handed out only while it is less than MaxAge/2 old, so it
+// still validates when its client presents it. Reload replaces the signing
+// key and empties the cache.
 package secagent

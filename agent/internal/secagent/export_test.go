@@ -31,7 +31,9 @@ var NewCache = newCache
 func (c *cache) Get(key []byte, now time.Time) (*authv1.Credential, bool) { return c.get(key, now) }
 
 // Put exposes cache.put.
-func (c *cache) Put(key []byte, cred *authv1.Credential, now time.Time) { c.put(key, cred, now) }
+func (c *cache) Put(key []byte, cred *authv1.Credential, expires time.Time) {
+	c.put(key, cred, expires)
+}
 
 // Len exposes cache.len.
 func (c *cache) Len() int { return c.len() }

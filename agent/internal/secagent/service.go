@@ -17,10 +17,13 @@ import (
 )
 
 // The GetCredResp statuses of a failed request: negative DAOS error numbers,
-// which libdaos reports to the application.
+// which libdaos reports to the application. They are those DAOS's agent
+// answers in the same case, so that DAOS clients behave the same; the log
+// line says which case it was.
 const (
-	// StatusNoName is -DER_NONEXIST: the caller's uid or gid has no name.
-	StatusNoName int32 = -1005
+	// StatusNoName is -DER_MISC, as DAOS's agent answers it: the caller's
+	// uid or gid has no name.
+	StatusNoName int32 = -1025
 	// StatusFailure is -DER_MISC: the credential could not be made (the
 	// peer's groups could not be read, signing failed, ...).
 	StatusFailure int32 = -1025
@@ -49,6 +52,12 @@ type Options struct {
 	// CacheTTL is how long a credential is reused for the same (uid, gid,
 	// groups); 0 turns the cache off. Negative is refused.
 	CacheTTL time.Duration
+	// MaxAge is the credential_max_age of the servers that verify this
+	// agent's credentials (0: they check no age, as DAOS's). When set, a
+	// cached credential is handed out only while its stamp is less than
+	// MaxAge/2 old, so that every credential handed out has at least half
+	// of MaxAge left for its client to present it. Negative is refused.
+	MaxAge time.Duration
 	// CacheSize bounds the number of cached identities; 0 means
 	// DefaultCacheSize.
 	CacheSize int
@@ -67,6 +76,7 @@ type Service struct {
 
 	origin   string
 	cacheTTL time.Duration
+	maxAge   time.Duration
 	size     int
 	resolver *resolver
 	log      *slog.Logger
@@ -94,12 +104,16 @@ func New(opts Options) (*Service, error) {
 	if opts.CacheTTL < 0 {
 		return nil, fmt.Errorf("security agent: cache time to live %v is negative: use 0 to turn the cache off", opts.CacheTTL)
 	}
+	if opts.MaxAge < 0 {
+		return nil, fmt.Errorf("security agent: credential max age %v is negative: use 0 if the servers check no age", opts.MaxAge)
+	}
 	if opts.CacheSize < 0 {
 		return nil, fmt.Errorf("security agent: cache size %d is negative", opts.CacheSize)
 	}
 	s := &Service{
 		origin:   opts.Origin,
 		cacheTTL: opts.CacheTTL,
+		maxAge:   opts.MaxAge,
 		size:     opts.CacheSize,
 		resolver: newResolver(opts.UIDMap, opts.GIDMap),
 		log:      opts.Logger,
@@ -132,7 +146,7 @@ func (s *Service) newState(signer *auth.Signer, host string) (*state, error) {
 	}
 	st := &state{signer: signer, host: host}
 	if s.cacheTTL > 0 {
-		st.cache = newCache(s.cacheTTL, s.size)
+		st.cache = newCache(s.size)
 	}
 	return st, nil
 }
@@ -198,10 +212,23 @@ func (s *Service) RequestCredentials(_ context.Context, session *drpc.Session, _
 		return &authv1.GetCredResp{Status: status}, nil
 	}
 	if st.cache != nil {
-		st.cache.put(key, cred, now)
+		st.cache.put(key, cred, s.reuseUntil(now))
 	}
 	s.log.Debug("request credentials: credential made", "pid", peer.PID, "uid", peer.UID, "gid", peer.GID, "groups", len(groups))
 	return &authv1.GetCredResp{Cred: cred}, nil
+}
+
+// reuseUntil returns until when a credential signed at now may be handed
+// out again: CacheTTL later, and no later than half of MaxAge after its
+// stamp (whole seconds, as the servers read it).
+func (s *Service) reuseUntil(now time.Time) time.Time {
+	until := now.Add(s.cacheTTL)
+	if s.maxAge > 0 {
+		if limit := time.Unix(now.Unix(), 0).Add(s.maxAge / 2); limit.Before(until) {
+			until = limit
+		}
+	}
+	return until
 }
 
 // cacheKey appends the identity (uid, gid, sorted groups) to b.

@@ -145,6 +145,40 @@ func TestCacheReuseAndDisable(t *testing.T) {
 	assert.Equal(t, 0, off.CacheLen(), "cache_ttl 0 turns the cache off")
 }
 
+// TestCacheRespectsMaxAge: with the servers' credential_max_age M given
+// (5s) and a longer cache_ttl (1m), a cached credential is handed out only
+// while its stamp is less than M/2 old, so every credential handed out
+// still validates at such a server for at least M/2 (issue 19: the agent
+// handed out a 6-second-old credential that the server refused).
+func TestCacheRespectsMaxAge(t *testing.T) {
+	key, err := auth.GenerateKey(auth.KeyEd25519, 0)
+	require.NoError(t, err)
+	const maxAge = 5 * time.Second
+	svc := newService(t, key, secagent.Options{CacheTTL: time.Minute, MaxAge: maxAge})
+	var now atomic.Int64
+	now.Store(time.Unix(1_700_000_000, 900_000_000).UnixNano()) // .9s: the stamp, in whole seconds, looks older
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	secagent.SetNow(svc, clock)
+	conn := serve(t, svc)
+
+	stamps := map[uint64]bool{}
+	for range 200 { // 20 s in steps of 100 ms
+		resp := request(t, conn)
+		require.EqualValues(t, 0, resp.GetStatus())
+		sys, err := auth.Verifier{MaxAge: maxAge, Now: clock}.Verify(resp.GetCred(), key.Public())
+		require.NoError(t, err)
+		stamps[sys.GetStamp()] = true
+		age := clock().Sub(time.Unix(int64(sys.GetStamp()), 0))
+		require.Less(t, age, maxAge/2, "handed out at most half of the max age old")
+		// It still validates when presented up to M/2 later.
+		_, err = auth.Verifier{MaxAge: maxAge, Now: func() time.Time { return clock().Add(maxAge/2 - time.Millisecond) }}.Verify(resp.GetCred(), key.Public())
+		require.NoError(t, err)
+		now.Add(int64(100 * time.Millisecond))
+	}
+	assert.GreaterOrEqual(t, len(stamps), 8, "signed anew every 2 to 3 s")
+	assert.LessOrEqual(t, len(stamps), 12, "and reused in between")
+}
+
 func TestFallbackMaps(t *testing.T) {
 	key, err := auth.GenerateKey(auth.KeyEd25519, 0)
 	require.NoError(t, err)
@@ -175,6 +209,7 @@ func TestFallbackMaps(t *testing.T) {
 	conn := serve(t, bare)
 	resp = request(t, conn)
 	assert.Equal(t, secagent.StatusNoName, resp.GetStatus())
+	assert.EqualValues(t, -1025, resp.GetStatus(), "-DER_MISC, as DAOS's agent answers")
 	assert.Nil(t, resp.GetCred())
 	assert.Contains(t, logs.String(), "has no name in the user database nor in uid_map: add it to uid_map")
 
@@ -228,6 +263,7 @@ func TestNewErrors(t *testing.T) {
 		{"bad origin", secagent.Options{Signer: auth.NewSigner(key), Origin: "../x"}},
 		{"negative ttl", secagent.Options{Signer: auth.NewSigner(key), Origin: "agent", CacheTTL: -1}},
 		{"negative size", secagent.Options{Signer: auth.NewSigner(key), Origin: "agent", CacheSize: -1}},
+		{"negative max age", secagent.Options{Signer: auth.NewSigner(key), Origin: "agent", MaxAge: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -164,13 +164,14 @@ func TestEngineWaitsForServer(t *testing.T) {
 }
 
 // TestCredentialFromRealAgent: a credential that a running drpc-agent
-// issued validates (401); altered ones fail, each with its own status.
+// issued, with a key gen-key made with its defaults, validates (401);
+// altered ones fail, each with DAOS's status.
 func TestCredentialFromRealAgent(t *testing.T) {
 	dir := daemontest.SocketDir(t)
 	keys := filepath.Join(dir, "keys")
 	require.NoError(t, os.Mkdir(keys, 0o755))
 	key := filepath.Join(daemontest.SocketDir(t), "agent.key")
-	code, _, errOut := run(t, agentProgram, "gen-key", "--type", "ed25519", "--out", key)
+	code, _, errOut := run(t, agentProgram, "gen-key", "--out", key) // its defaults: RSA-3072, as DAOS
 	require.Equal(t, 0, code, errOut)
 	pub, err := os.ReadFile(key + ".pub")
 	require.NoError(t, err)
@@ -213,7 +214,7 @@ func TestCredentialFromRealAgent(t *testing.T) {
 		want int32
 	}{
 		{"tampered token", altered(func(c *authv1.Credential) { c.Token.Data[len(c.Token.Data)-1] ^= 1 }), -1001},
-		{"unknown origin", altered(func(c *authv1.Credential) { c.Origin = "stranger" }), -1005},
+		{"unknown origin", altered(func(c *authv1.Credential) { c.Origin = "stranger" }), -2043},
 		{"path-like origin", altered(func(c *authv1.Credential) { c.Origin = "../keys/agent" }), -1026},
 		{"no verifier", altered(func(c *authv1.Credential) { c.Verifier = nil }), -1003},
 	}
@@ -226,7 +227,7 @@ func TestCredentialFromRealAgent(t *testing.T) {
 	}
 	// Once older than credential_max_age (2s), it is expired.
 	require.Eventually(t, func() bool { return validate(cred).GetStatus() == -1011 }, 6*time.Second, 100*time.Millisecond)
-	logged(t, srv, `msg="credential refused" status=-1011 der=DER_TIMEDOUT origin=agent`)
+	logged(t, srv, `msg="credential refused" status=-1011 der=DER_TIMEDOUT reason=expired origin=agent`)
 
 	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM))
 	require.Equal(t, 0, agent.Stop(t, syscall.SIGTERM))

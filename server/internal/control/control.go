@@ -45,7 +45,15 @@ type Options struct {
 	Server func() *controlv1.ServerStatus
 	// UID is the uid allowed to call; the server's (os.Getuid) if negative.
 	UID int64
+	// MaxEventBytes bounds the encoded size of the events in a reply (the
+	// newest are kept); 0 means DefaultMaxEventBytes.
+	MaxEventBytes int
 }
+
+// DefaultMaxEventBytes bounds the events of a status reply: what the event
+// log keeps at most (srv.MaxKeptEventBytes), so that the reply stays far
+// below the transport's 64 MiB message limit whatever the engines send.
+const DefaultMaxEventBytes = srv.MaxKeptEventBytes
 
 // Service implements controlv1drpc.ControlServiceServer.
 type Service struct {
@@ -58,13 +66,17 @@ func New(opts Options) *Service {
 	if opts.UID < 0 {
 		opts.UID = int64(os.Getuid())
 	}
+	if opts.MaxEventBytes <= 0 {
+		opts.MaxEventBytes = DefaultMaxEventBytes
+	}
 	return &Service{opts: opts}
 }
 
 // Module returns the module to register on the server.
 func (s *Service) Module() drpc.Module { return controlv1drpc.NewControlServiceModule(s) }
 
-// GetStatus returns the engines and the last events (method 100001).
+// GetStatus returns the engines and the last events (method 100001): the
+// newest events kept, as many as asked for and as fit in MaxEventBytes.
 func (s *Service) GetStatus(_ context.Context, sess *drpc.Session, req *controlv1.GetStatusReq) (*controlv1.GetStatusResp, error) {
 	if sess == nil || int64(sess.PeerCredentials().UID) != s.opts.UID {
 		uid := int64(-1)
@@ -84,6 +96,7 @@ func (s *Service) GetStatus(_ context.Context, sess *drpc.Session, req *controlv
 	}
 	if s.opts.Events != nil {
 		events, total := s.opts.Events.Last(int(req.GetMaxEvents()))
+		events = newestWithin(events, s.opts.MaxEventBytes)
 		for _, e := range events {
 			resp.Events = append(resp.Events, &controlv1.Event{
 				Received: timestamppb.New(e.Received),
@@ -99,6 +112,19 @@ func (s *Service) GetStatus(_ context.Context, sess *drpc.Session, req *controlv
 		resp.Server.EventsKept = uint32(s.opts.Events.Cap())
 	}
 	return resp, nil
+}
+
+// newestWithin returns the newest of events (oldest first) whose sizes add
+// up to at most limit bytes.
+func newestWithin(events []srv.Event, limit int) []srv.Event {
+	size := 0
+	for i := len(events) - 1; i >= 0; i-- {
+		size += events[i].Size()
+		if size > limit {
+			return events[i+1:]
+		}
+	}
+	return events
 }
 
 // EngineStatus converts a registry snapshot to its message.

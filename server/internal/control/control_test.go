@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
 	"github.com/cc532012/drpc/daemon/daemontest"
@@ -86,4 +88,24 @@ func TestStates(t *testing.T) {
 	}
 	assert.Equal(t, controlv1.EngineState_ENGINE_STATE_UNSPECIFIED, State(engine.State(0)))
 	assert.Equal(t, "unknown", StateName(controlv1.EngineState_ENGINE_STATE_UNSPECIFIED))
+}
+
+// TestEventBytesBounded: the reply carries the newest events that fit in
+// MaxEventBytes, whatever the log keeps.
+func TestEventBytesBounded(t *testing.T) {
+	events := srv.NewEvents(100)
+	ev := &srvv1.RASEvent{Msg: strings.Repeat("x", 1000)}
+	for i := range 50 {
+		events.Add(srv.Event{Sequence: uint64(i), RAS: ev})
+	}
+	size := proto.Size(ev)
+	svc := New(Options{Events: events, UID: -1, MaxEventBytes: 10*size + size/2})
+	resp, err := client(t, svc).GetStatus(context.Background(), &controlv1.GetStatusReq{})
+	require.NoError(t, err)
+	require.Len(t, resp.GetEvents(), 10)
+	assert.EqualValues(t, 40, resp.GetEvents()[0].GetSequence(), "the newest, oldest first")
+	assert.EqualValues(t, 49, resp.GetEvents()[9].GetSequence())
+	assert.EqualValues(t, 50, resp.GetServer().GetEventsReceived())
+
+	assert.Equal(t, DefaultMaxEventBytes, New(Options{}).opts.MaxEventBytes)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -45,6 +46,26 @@ const (
 	MinPingInterval = 10 * time.Millisecond
 )
 
+// What the server knows of agents, for the warnings about
+// credential_max_age (the agent module is not a dependency of this one).
+const (
+	// DefaultAgentCacheTTL is drpc-agent's default cache_ttl: an agent with
+	// default settings may hand out a credential signed up to this long ago.
+	DefaultAgentCacheTTL = time.Minute
+	// CredentialPresentSlack is the time the rule allows a client between
+	// getting a credential and the server's check of it.
+	CredentialPresentSlack = time.Minute
+	// MinCredentialMaxAge is the smallest credential_max_age that suits
+	// agents with default settings: DefaultAgentCacheTTL plus
+	// CredentialPresentSlack. A smaller one works only with agents told
+	// the same credential_max_age.
+	MinCredentialMaxAge = DefaultAgentCacheTTL + CredentialPresentSlack
+	// MinWorkableMaxAge is the smallest credential_max_age that can work at
+	// all: stamps are whole seconds, so a credential may look a second old
+	// when it is issued.
+	MinWorkableMaxAge = 2 * time.Second
+)
+
 // EngineConfig is one engine the server accepts.
 type EngineConfig struct {
 	// Index is the engine's instance index (its --index).
@@ -58,12 +79,18 @@ type EngineConfig struct {
 type Config struct {
 	// SocketDir holds the server's socket and the engines' sockets.
 	SocketDir string `yaml:"socket_dir"`
-	// KeysDir holds the public keys of trusted agents, "<origin>.pub".
+	// KeysDir holds the public keys of trusted agents, "<origin>.pub", or
+	// their certificates, "<origin>.crt" (as DAOS's client certificates
+	// directory); it and its keys must be owned by root or the server's
+	// user and not writable by others.
 	KeysDir string `yaml:"keys_dir"`
 	// AllowInsecure accepts digest-only credentials (tests only).
 	AllowInsecure bool `yaml:"allow_insecure"`
 	// CredentialMaxAge refuses credentials older than it; 0 turns the check
-	// off (as DAOS, whose agents write stamp 0).
+	// off (as DAOS, whose agents write stamp 0). It must be at least the
+	// agents' cache_ttl plus the time a client takes to present a
+	// credential (MinCredentialMaxAge with agents' defaults), or the
+	// agents must be given the same credential_max_age (see Warnings).
 	CredentialMaxAge config.Duration `yaml:"credential_max_age"`
 	// Engines lists the engines the server accepts; empty accepts any
 	// index, with rank = index.
@@ -147,6 +174,44 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Warnings returns what the server should warn about at start-up: values
+// that Validate accepts but that cannot work with the agents as they are
+// configured by default. The server cannot know the agents' settings, so
+// each warning says what to check there.
+func (c Config) Warnings() []string {
+	var w []string
+	switch age := c.CredentialMaxAge.Std(); {
+	case age <= 0:
+	case age < MinWorkableMaxAge:
+		w = append(w, fmt.Sprintf("credential_max_age %v cannot work: credentials are stamped in whole seconds, so a fresh one may already look a second old and be refused as expired (-1011); use at least %v (%v or more with agents' default cache_ttl)",
+			age, MinWorkableMaxAge, MinCredentialMaxAge))
+	case age < MinCredentialMaxAge:
+		w = append(w, fmt.Sprintf("credential_max_age %v is shorter than an agent's default cache_ttl (%v) plus %v for a client to present its credential: agents with default settings hand out credentials that this server refuses as expired (-1011); raise credential_max_age to %v or more, or set credential_max_age: %v in every agent's configuration too (an agent then signs anew before a credential is half that old)",
+			age, DefaultAgentCacheTTL, CredentialPresentSlack, MinCredentialMaxAge, age))
+	}
+	return w
+}
+
+// ReplayMode says how the server treats a credential presented again
+// later (a replay), for its start-up log: "off: ..." with
+// credential_max_age 0 (DAOS's behaviour), "on: ..." otherwise.
+func (c Config) ReplayMode() string {
+	if c.CredentialMaxAge <= 0 {
+		return "off: credential_max_age is 0 (as DAOS): a credential validates until its agent's key changes, so a copy of one can be replayed; " +
+			"set credential_max_age (e.g. 5m) to bound that (it also refuses DAOS agents' credentials, which carry no time)"
+	}
+	return fmt.Sprintf("on: credentials issued more than %v ago (credential_max_age) are refused, and so are those without an issue time (DAOS agents write none)",
+		c.CredentialMaxAge)
+}
+
+// logStartNotes logs, at start-up, the replay mode and the warnings.
+func (c Config) logStartNotes(log *slog.Logger) {
+	log.Info("credential replay protection", "mode", c.ReplayMode())
+	for _, w := range c.Warnings() {
+		log.Warn(w)
+	}
 }
 
 // indexes returns the configured engine indexes.

@@ -240,6 +240,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.AllowInsecure {
 		s.log.Warn("the server accepts insecure (digest-only) credentials (allow_insecure): they prove nothing")
 	}
+	s.cfg.logStartNotes(s.log)
 	return nil
 }
 

@@ -9,7 +9,13 @@
 //     it back in the background (package engine): set rank, then pings.
 //   - 304 cluster event: an engine reports a RAS event. The server logs its
 //     fields, keeps the last N events in memory (Events) for `drpc-server
-//     status`, and replies with the event's sequence.
+//     status`, and replies with the event's sequence. Events are bounded:
+//     a field over its limit (4 KiB for msg, str_info and the engine
+//     error, 256 bytes for the others, 256 service replicas) is cut, the
+//     event is kept and answered status 0, and its log line (at warn)
+//     names the fields cut; every string of the log line is at most 256
+//     bytes; the events kept take at most 16 MiB together (BoundEvent,
+//     MaxKeptEventBytes).
 //
 // The other methods of DAOS's srv module (303 get pool service, 305 pool
 // find by label, 306-309 checker calls, 310 list pools, 311 get system

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
@@ -160,18 +161,22 @@ func formatIndexes(idx []uint32) string {
 	return fmt.Sprint(s)
 }
 
-// ClusterEvent logs and keeps a RAS event (method 304).
+// ClusterEvent logs and keeps a RAS event (method 304). Fields over the
+// limits of BoundEvent are cut (the event is kept, the reply's status is
+// 0, and the log line says which fields were cut and their sizes), and
+// each string of the log line is shortened to MaxLogFieldBytes.
 func (s *Service) ClusterEvent(_ context.Context, sess *drpc.Session, req *srvv1.ClusterEventReq) (*srvv1.ClusterEventResp, error) {
 	pid := peerPID(sess)
-	ev := req.GetEvent()
+	ev, cut := BoundEvent(req.GetEvent())
 	if ev == nil {
 		s.log.Warn("cluster event without an event", "sequence", req.GetSequence(), "pid", pid)
 		return &srvv1.ClusterEventResp{Sequence: req.GetSequence(), Status: StatusInvalid}, nil
 	}
+	short := func(v string) string { return Shorten(v, MaxLogFieldBytes) }
 	attrs := []any{
 		"sequence", req.GetSequence(), "pid", pid,
-		"id", ev.GetId(), "msg", ev.GetMsg(), "timestamp", ev.GetTimestamp(),
-		"type", ev.GetType(), "severity", ev.GetSeverity(), "hostname", ev.GetHostname(),
+		"id", ev.GetId(), "msg", short(ev.GetMsg()), "timestamp", short(ev.GetTimestamp()),
+		"type", ev.GetType(), "severity", ev.GetSeverity(), "hostname", short(ev.GetHostname()),
 		"rank", ev.GetRank(), "incarnation", ev.GetIncarnation(),
 	}
 	for _, f := range []struct {
@@ -183,7 +188,7 @@ func (s *Service) ClusterEvent(_ context.Context, sess *drpc.Session, req *srvv1
 		{"str_info", ev.GetStrInfo()},
 	} {
 		if f.val != "" {
-			attrs = append(attrs, f.key, f.val)
+			attrs = append(attrs, f.key, short(f.val))
 		}
 	}
 	if ev.GetProcId() != 0 {
@@ -193,12 +198,20 @@ func (s *Service) ClusterEvent(_ context.Context, sess *drpc.Session, req *srvv1
 		attrs = append(attrs, "thread_id", ev.GetThreadId())
 	}
 	if es := ev.GetEngineStateInfo(); es != nil {
-		attrs = append(attrs, "engine_instance", es.GetInstance(), "engine_errored", es.GetErrored(), "engine_error", es.GetError())
+		attrs = append(attrs, "engine_instance", es.GetInstance(), "engine_errored", es.GetErrored(), "engine_error", short(es.GetError()))
 	}
 	if ps := ev.GetPoolSvcInfo(); ps != nil {
-		attrs = append(attrs, "svc_reps", ps.GetSvcReps(), "svc_version", ps.GetVersion())
+		reps := ps.GetSvcReps()
+		attrs = append(attrs, "svc_reps", reps[:min(len(reps), 16)], "svc_version", ps.GetVersion())
 	}
-	s.log.Info("cluster event", attrs...)
+	level := slog.LevelInfo
+	if len(cut) > 0 {
+		// Not refused, so that the event is not lost; but a sender that
+		// goes over the limits is broken (or hostile): say so.
+		level = slog.LevelWarn
+		attrs = append(attrs, "cut", strings.Join(cut, ", "))
+	}
+	s.log.Log(context.Background(), level, "cluster event", attrs...)
 	s.opts.Events.Add(Event{Received: s.opts.Now(), Sequence: req.GetSequence(), PID: pid, RAS: ev})
 	return &srvv1.ClusterEventResp{Sequence: req.GetSequence()}, nil
 }

@@ -182,10 +182,10 @@ func daosErrorName(status int32) string {
 		return " (DER_NO_PERM: permission denied)"
 	case -1003:
 		return " (DER_INVAL: invalid request)"
-	case -1005:
+	case -1005: // drpc-agent before it answered as DAOS's agent does
 		return " (DER_NONEXIST: this user or group has no name on the agent's host)"
 	case -1025:
-		return " (DER_MISC: the credential could not be made)"
+		return " (DER_MISC: the credential could not be made, e.g. this user or group has no name on the agent's host)"
 	}
 	return ""
 }
