@@ -9,6 +9,7 @@ BIN      := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1
 
 .PHONY: all run demo binaries build test test-alloc lint breaking generate check-generated check-modules bench bench-peers baseline ci clean
+.PHONY: api-check api-baseline
 
 all: build test lint breaking
 
@@ -88,8 +89,19 @@ bench-peers:
 baseline:
 	go tool buf build -o $(BASELINE)
 
+## api-check: each Go module's exported API against its baseline under
+## breaking/api/ (its last release), with golang.org/x/exp/apidiff: fails on an
+## incompatible change the module's version does not allow (see RELEASING.md).
+api-check:
+	cd tools && GOWORK=off go run ./cmd/api-check -C ..
+
+## api-baseline: rewrite the API baselines from the modules as they are now;
+## at a release, MODULE=<folder> RELEASE=vX.Y.Z (see RELEASING.md).
+api-baseline:
+	cd tools && GOWORK=off go run ./cmd/api-check -C .. -update $(if $(RELEASE),-version $(RELEASE)) $(MODULE)
+
 ## ci: everything .ci/run checks.
-ci: check-modules test test-alloc lint breaking check-generated
+ci: check-modules test test-alloc lint breaking check-generated api-check
 
 clean:
 	rm -rf $(BIN)
