@@ -87,7 +87,7 @@ func TestBatchWithSiblingReleasedBefore(t *testing.T) {
 	assert.Contains(t, string(d.GoSum), "github.com/cc532012/drpc/proto v0.1.0 "+h+"\n")
 	assert.Contains(t, string(d.GoSum), "github.com/cc532012/drpc/proto v0.1.0/go.mod h1:")
 
-	names := zipNames(t, d.Zip)
+	names := zipNamesOf(t, d.Zip)
 	assert.ElementsMatch(t, []string{"go.mod", "go.sum", "d.go", "cmd/d/main.go"}, names, "tracked files only, with the released go.mod and go.sum")
 
 	if _, err := exec.LookPath("go"); err != nil {
@@ -129,6 +129,31 @@ func TestBatchWithSiblingReleasedBefore(t *testing.T) {
 	goCmd(clone, "build", "./...")
 }
 
+// TestGitTrackedIsWhatTheProxyServes: a module released from the tracked
+// files, once committed and tagged, has the zip hash that the go command
+// computes from the tag (CreateFromVCS), the root LICENSE included.
+func TestGitTrackedIsWhatTheProxyServes(t *testing.T) {
+	root := twoModuleRepo(t)
+	writeFiles(t, root, map[string]string{"LICENSE": "a licence\n"})
+	gitRun(t, root, "add", "LICENSE")
+	gitRun(t, root, "commit", "-q", "-m", "licence")
+	mods, err := Batch{Root: root, Versions: map[string]string{"proto": "v0.2.0"}, Files: GitTracked(root)}.Build()
+	require.NoError(t, err)
+	require.Len(t, mods, 1)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "proto", "go.mod"), mods[0].GoMod, 0o644))
+	gitRun(t, root, "commit", "-q", "--allow-empty", "-am", "release")
+	gitRun(t, root, "tag", "proto/v0.2.0")
+
+	tagged, err := FromTag(root)("proto", "v0.2.0")
+	require.NoError(t, err)
+	assert.Contains(t, zipNamesOf(t, tagged), "LICENSE")
+	want, err := ZipHash(tagged)
+	require.NoError(t, err)
+	got, err := ZipHash(mods[0].Zip)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
 func TestBatchRefuses(t *testing.T) {
 	root := twoModuleRepo(t)
 	for _, tc := range []struct {
@@ -151,13 +176,17 @@ func TestBatchRefuses(t *testing.T) {
 	}
 }
 
-func zipNames(t *testing.T, data []byte) []string {
+// zipNamesOf returns the file names in a module zip, without the
+// module@version/ prefix.
+func zipNamesOf(t *testing.T, data []byte) []string {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	require.NoError(t, err)
 	var names []string
 	for _, f := range zr.File {
-		_, name, ok := strings.Cut(f.Name, "/drpc@v0.2.0/")
+		at := strings.Index(f.Name, "@")
+		require.GreaterOrEqual(t, at, 0, f.Name)
+		_, name, ok := strings.Cut(f.Name[at:], "/")
 		require.True(t, ok, f.Name)
 		names = append(names, name)
 	}

@@ -48,14 +48,30 @@ func WorkTree(root string) func(folder string) ([]modzip.File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list the files of %s: %w", dir, err)
 		}
+		if _, err := os.Stat(filepath.Join(root, "LICENSE")); err == nil {
+			files = withRootLicense(files, root)
+		}
 		return files, nil
 	}
 }
 
+// withRootLicense adds the repository's LICENSE to the files of a module
+// that has none of its own, as the go command and the module proxy do for
+// a module in a sub-folder.
+func withRootLicense(files []modzip.File, root string) []modzip.File {
+	for _, f := range files {
+		if f.Path() == "LICENSE" {
+			return files
+		}
+	}
+	return append(files, diskFile{name: "LICENSE", path: filepath.Join(root, "LICENSE")})
+}
+
 // GitTracked returns a Batch.Files that lists the files git tracks in a
-// module's folder under root, read from disk. On a clean work tree this is
-// what `git archive` of the commit holds, and so what the module proxy
-// serves for the tag.
+// module's folder under root, read from disk, and the repository's LICENSE
+// if the module has none. On a clean work tree this is what the module
+// proxy serves for a tag on the commit (golang.org/x/mod/zip's
+// CreateFromVCS: `git archive` of the folder, plus the root LICENSE).
 func GitTracked(root string) func(folder string) ([]modzip.File, error) {
 	return func(folder string) ([]modzip.File, error) {
 		cmd := exec.Command("git", "ls-files", "-z", "--", folder)
@@ -76,6 +92,11 @@ func GitTracked(root string) func(folder string) ([]modzip.File, error) {
 				continue
 			}
 			files = append(files, diskFile{name: rel, path: filepath.Join(root, filepath.FromSlash(name))})
+		}
+		lic := exec.Command("git", "ls-files", "--", "LICENSE")
+		lic.Dir = root
+		if out, err := lic.Output(); err == nil && strings.TrimSpace(string(out)) == "LICENSE" {
+			files = withRootLicense(files, root)
 		}
 		return files, nil
 	}
