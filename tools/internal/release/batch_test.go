@@ -105,7 +105,7 @@ func TestBatchWithSiblingReleasedBefore(t *testing.T) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOPATH=" + filepath.Join(home, "gopath"),
 		"GOBIN=" + filepath.Join(home, "bin"), "GOPROXY=" + proxy.URL(), "GOSUMDB=off",
-		"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=-mod=readonly", "GOCACHE=" + strings.TrimSpace(string(cache)),
+		"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=-mod=readonly -modcacherw", "GOCACHE=" + strings.TrimSpace(string(cache)),
 	}
 	goCmd := func(dir string, args ...string) string {
 		cmd := exec.Command("go", args...)

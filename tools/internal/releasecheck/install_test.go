@@ -64,7 +64,9 @@ func newSandbox(t *testing.T, proxy release.FileProxy) sandbox {
 		// every module against it, not against go.sum); the released
 		// go.sum files are checked by TestReleasedModuleBuildsAtItsTag.
 		"GOSUMDB=off",
-		"GOFLAGS=-mod=mod",
+		// -modcacherw: the test's module cache must be removable by a
+		// user who is not root.
+		"GOFLAGS=-mod=mod -modcacherw",
 		"GOTOOLCHAIN=local",
 		"GOWORK=off",
 	}
@@ -168,7 +170,7 @@ func TestReleasedModuleBuildsAtItsTag(t *testing.T) {
 	ensureThirdParty(t)
 	proxy, mods := releaseAll(t)
 	s := newSandbox(t, proxy)
-	s.env = append(s.env, "GOFLAGS=-mod=readonly") // the last one wins
+	s.env = append(s.env, "GOFLAGS=-mod=readonly -modcacherw") // the last one wins
 	for _, m := range mods {
 		if m.Folder != "server" {
 			continue
