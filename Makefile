@@ -5,10 +5,27 @@
 
 MODULES  := proto drpc api daemon server agent tools
 BASELINE := breaking/baseline.binpb
-BIN      := $(CURDIR)/bin
+BIN      ?= $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1
 
+# The version the binaries report (`version`) and the packages carry:
+# scripts/version, computed once, unless given (make install VERSION=v0.1.0).
+VERSION ?= $(eval VERSION := $$(shell ./scripts/version))$(VERSION)
+LDFLAGS  = -X github.com/cc532012/drpc/daemon/version.stamped=$(VERSION)
+
+# Where `make install` puts things (every path under DESTDIR).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DESTDIR     ?=
+# Where `make packages` stages the files and writes the .deb and .rpm.
+PKGSTAGE := $(CURDIR)/build/pkgroot
+DIST     := $(CURDIR)/dist
+
 .PHONY: all run demo binaries build test test-alloc lint breaking generate check-generated check-modules bench bench-peers baseline ci clean
+.PHONY: api-check api-baseline install uninstall packages check-deb release-gomod
 
 all: build test lint breaking
 
@@ -24,10 +41,10 @@ demo: binaries
 ## binaries: build drpc-server, drpc-agent, drpc-engine and drpc into bin/.
 binaries:
 	@mkdir -p $(BIN)
-	cd server && GOWORK=off go build -o $(BIN)/drpc-server ./cmd/drpc-server
-	cd agent && GOWORK=off go build -o $(BIN)/drpc-agent ./cmd/drpc-agent
-	cd tools && GOWORK=off go build -o $(BIN)/drpc-engine ./cmd/drpc-engine
-	cd tools && GOWORK=off go build -o $(BIN)/drpc ./cmd/drpc
+	cd server && GOWORK=off go build -ldflags '$(LDFLAGS)' -o $(BIN)/drpc-server ./cmd/drpc-server
+	cd agent && GOWORK=off go build -ldflags '$(LDFLAGS)' -o $(BIN)/drpc-agent ./cmd/drpc-agent
+	cd tools && GOWORK=off go build -ldflags '$(LDFLAGS)' -o $(BIN)/drpc-engine ./cmd/drpc-engine
+	cd tools && GOWORK=off go build -ldflags '$(LDFLAGS)' -o $(BIN)/drpc ./cmd/drpc
 
 ## build: compile every package of every module, each with GOWORK=off.
 build:
@@ -88,8 +105,55 @@ bench-peers:
 baseline:
 	go tool buf build -o $(BASELINE)
 
+## api-check: each Go module's exported API against its baseline under
+## breaking/api/ (its last release), with golang.org/x/exp/apidiff: fails on an
+## incompatible change the module's version does not allow (see RELEASING.md).
+api-check:
+	cd tools && GOWORK=off go run ./cmd/api-check -C ..
+
+## api-baseline: rewrite the API baselines from the modules as they are now;
+## at a release, MODULE=<folder> RELEASE=vX.Y.Z (see RELEASING.md).
+api-baseline:
+	cd tools && GOWORK=off go run ./cmd/api-check -C .. -update $(if $(RELEASE),-version $(RELEASE)) $(MODULE)
+
+## install: the four binaries, the systemd units (pointed at BINDIR), a
+## tmpfiles.d entry for /run/daos_agent and /run/daos_server, and the
+## configurations in SYSCONFDIR/drpc (kept if present). PREFIX=/usr/local,
+## DESTDIR, BINDIR, SYSCONFDIR=/etc, UNITDIR, TMPFILESDIR (scripts/install).
+install: binaries
+	BIN='$(BIN)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' SYSCONFDIR='$(SYSCONFDIR)' \
+		UNITDIR='$(UNITDIR)' TMPFILESDIR='$(TMPFILESDIR)' ./scripts/install
+
+## uninstall: remove what install put there, except the configuration.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,drpc-server drpc-agent drpc-engine drpc) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,drpc-server.service drpc-server.socket drpc-agent.service drpc-agent.socket) \
+		$(DESTDIR)$(TMPFILESDIR)/drpc.conf
+
+## packages: dist/drpc_<version>_<arch>.deb and dist/drpc-<version>.<arch>.rpm,
+## built by nfpm (`go tool nfpm` of the tools module, run from here through
+## go.work as buf is) from `make install` staged in build/pkgroot with
+## PREFIX=/usr (packaging/nfpm.yaml).
+packages:
+	rm -rf $(PKGSTAGE)
+	$(MAKE) install DESTDIR=$(PKGSTAGE) PREFIX=/usr VERSION=$(VERSION)
+	@mkdir -p $(DIST)
+	VERSION=$(VERSION) GOARCH=$$(go env GOARCH) go tool nfpm package --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+	VERSION=$(VERSION) GOARCH=$$(go env GOARCH) go tool nfpm package --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
+
+## check-deb: build the .deb, install it with dpkg, run its binaries, verify
+## its units with systemd-analyze, purge it and check nothing is left (root,
+## Debian; scripts/check-deb).
+check-deb:
+	./scripts/check-deb
+
+## release-gomod: the go.mod and go.sum of a release commit, for the modules
+## in RELEASE_MODULES="proto=v0.1.0 drpc=v0.1.0 ..." (see RELEASING.md).
+release-gomod:
+	cd tools && GOWORK=off go run ./cmd/release-gomod -C .. $(RELEASE_MODULES)
+
 ## ci: everything .ci/run checks.
-ci: check-modules test test-alloc lint breaking check-generated
+ci: check-modules test test-alloc lint breaking check-generated api-check check-deb
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(CURDIR)/build $(DIST)

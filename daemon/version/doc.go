@@ -5,6 +5,10 @@
 // recorded one, and the versions of the project's other modules that the
 // binary contains.
 //
-// Everything comes from runtime/debug.ReadBuildInfo; nothing is stamped with
-// -ldflags.
+// Everything comes from runtime/debug.ReadBuildInfo, except that a build
+// from a work tree for an installation or a package (`make install`,
+// `make packages`) stamps the version it is released as, which then stands
+// for the main module's version:
+//
+//	go build -ldflags "-X github.com/cc532012/drpc/daemon/version.stamped=v0.1.0"
 package version

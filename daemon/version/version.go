@@ -39,9 +39,22 @@ type Info struct {
 func Read() Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Info{Main: Module{Version: "unknown"}, GoVersion: "unknown"}
+		return withStamp(Info{Main: Module{Version: "unknown"}, GoVersion: "unknown"}, stamped)
 	}
-	return FromBuildInfo(bi)
+	return withStamp(FromBuildInfo(bi), stamped)
+}
+
+// stamped is the version a build stamps in with -ldflags -X (see the
+// package documentation); empty when the build did not.
+var stamped string
+
+// withStamp returns info with the main module's version replaced by the
+// stamped version, if there is one.
+func withStamp(info Info, stamp string) Info {
+	if stamp != "" {
+		info.Main.Version = stamp
+	}
+	return info
 }
 
 // FromBuildInfo extracts an Info from bi.
