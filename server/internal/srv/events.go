@@ -42,8 +42,15 @@ func NewEvents(max int) *Events {
 	return &Events{ring: make([]Event, 0, max)}
 }
 
-// Cap returns how many events the log keeps.
+// Cap returns how many events the log keeps at most.
 func (l *Events) Cap() int { return cap(l.ring) }
+
+// Len returns how many events the log holds now (at most Cap).
+func (l *Events) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ring)
+}
 
 // Add stores e, dropping the oldest event if the log is full. The event's
 // RAS message is copied, so the caller may reuse it.
