@@ -17,7 +17,8 @@ run: demo
 
 ## demo: build the binaries and run the whole system end to end in a fresh
 ## temporary directory (drpc-server, two drpc-engines, drpc-agent, drpc);
-## one line per step, logs kept in the directory it names; under a minute.
+## one line per step; the directory is removed at the end unless KEEP=1
+## (make demo KEEP=1); about 10 s once built. Ctrl-C stops it at once.
 demo: binaries
 	./scripts/demo $(BIN)
 
