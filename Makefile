@@ -58,13 +58,15 @@ breaking:
 	go tool buf breaking --against $(BASELINE)
 
 ## generate: regenerate the Go code of the schema: the messages (protoc-gen-go,
-## committed under proto/) and the dRPC modules (protoc-gen-go-drpc, committed
-## under api/).
+## committed under proto/), the dRPC modules (protoc-gen-go-drpc, committed
+## under api/) and the list of api packages the drpc tool imports
+## (tools/internal/apiall).
 generate:
 	go tool buf generate
 
-## check-generated: fail if regenerating changes or adds any file under proto/ or api/.
-GENERATED := proto api
+## check-generated: fail if regenerating changes or adds any file under proto/ or api/,
+## or tools/internal/apiall (the imports of every api package, for the drpc tool).
+GENERATED := proto api tools/internal/apiall
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make generate' and commit the result"; \
