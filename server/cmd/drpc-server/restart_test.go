@@ -112,3 +112,29 @@ func TestStatusAsAnotherUser(t *testing.T) {
 		" (mode 0600, owner uid 0 gid 0, this process uid 65534): run status as the server's user or root", msg)
 	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM))
 }
+
+// TestEngineSeesWhy: an engine the server refuses prints the server's
+// reason, with what to do; one started with a relative --socket-dir is
+// accepted (the engine makes the path absolute).
+func TestEngineSeesWhy(t *testing.T) {
+	dir := daemontest.SocketDir(t)
+	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir, "engines:", "  - index: 0", "  - index: 1"))
+
+	code, _, stderr := run(t, engineProgram, "--socket-dir", dir, "--index", "5")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "drpc-engine: the server on "+filepath.Join(dir, "daos_server.sock")+" refused notify ready (STATUS_FAILURE): "+
+		"engine index is not configured: index 5 (the configuration lists [0 1]): add it under engines, or start the engine with a listed index\n",
+		stderr[strings.LastIndex(stderr, "drpc-engine: "):])
+
+	cmd := exec.Command(engineProgram.Path(t), "--socket-dir", filepath.Base(dir), "--index", "1")
+	cmd.Dir = filepath.Dir(dir)
+	var out daemontest.SyncBuffer
+	cmd.Stderr = &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 1, "ready") }, waitFor, tick, "engine log:\n%s", out.String())
+	assert.Equal(t, filepath.Join(dir, "daos_engine1.sock"), status(t, dir).Engines[0].Socket)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), out.String())
+	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM))
+}
