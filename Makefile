@@ -34,7 +34,8 @@ run: demo
 
 ## demo: build the binaries and run the whole system end to end in a fresh
 ## temporary directory (drpc-server, two drpc-engines, drpc-agent, drpc);
-## one line per step, logs kept in the directory it names; under a minute.
+## one line per step; the directory is removed at the end unless KEEP=1
+## (make demo KEEP=1); about 10 s once built. Ctrl-C stops it at once.
 demo: binaries
 	./scripts/demo $(BIN)
 
@@ -51,7 +52,11 @@ build:
 	@set -e; for m in $(MODULES); do echo "== build $$m"; (cd $$m && GOWORK=off go build ./...); done
 
 ## test: run every module's tests with the race detector, each with GOWORK=off.
+## The schema tests (tools/internal/schemacheck) run buf, which is built
+## first, on its own line: about 2 minutes with an empty Go cache.
 test:
+	@echo "== build buf and buf-plugin-drpc for the schema tests (about 2 min with an empty Go cache, then cached)"
+	@cd tools && GOWORK=off go tool -n buf >/dev/null && GOWORK=off go tool -n buf-plugin-drpc >/dev/null
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...); done
 
 ## test-alloc: the tests that count allocations, without -race (the race
@@ -74,13 +79,15 @@ breaking:
 	go tool buf breaking --against $(BASELINE)
 
 ## generate: regenerate the Go code of the schema: the messages (protoc-gen-go,
-## committed under proto/) and the dRPC modules (protoc-gen-go-drpc, committed
-## under api/).
+## committed under proto/), the dRPC modules (protoc-gen-go-drpc, committed
+## under api/) and the list of api packages the drpc tool imports
+## (tools/internal/apiall).
 generate:
 	go tool buf generate
 
-## check-generated: fail if regenerating changes or adds any file under proto/ or api/.
-GENERATED := proto api
+## check-generated: fail if regenerating changes or adds any file under proto/ or api/,
+## or tools/internal/apiall (the imports of every api package, for the drpc tool).
+GENERATED := proto api tools/internal/apiall
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make generate' and commit the result"; \

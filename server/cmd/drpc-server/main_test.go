@@ -75,6 +75,7 @@ type statusJSON struct {
 		LastPing *string `json:"last_ping"`
 		RankSet  bool    `json:"rank_set"`
 		PID      int     `json:"pid"`
+		URI      *string `json:"uri"`
 	} `json:"engines"`
 	Events []struct {
 		Sequence uint64 `json:"sequence"`

@@ -41,7 +41,7 @@ type Options struct {
 	// Events is the srv module's event log.
 	Events *srv.Events
 	// Server describes the server process (pid, socket, start...); the
-	// module fills in events_received and events_kept.
+	// module fills in events_received, events_kept and max_events.
 	Server func() *controlv1.ServerStatus
 	// UID is the uid allowed to call; the server's (os.Getuid) if negative.
 	UID int64
@@ -109,7 +109,8 @@ func (s *Service) GetStatus(_ context.Context, sess *drpc.Session, req *controlv
 			resp.Server = &controlv1.ServerStatus{}
 		}
 		resp.Server.EventsReceived = total
-		resp.Server.EventsKept = uint32(s.opts.Events.Cap())
+		resp.Server.EventsKept = uint32(s.opts.Events.Len())
+		resp.Server.MaxEvents = uint32(s.opts.Events.Cap())
 	}
 	return resp, nil
 }

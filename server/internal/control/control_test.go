@@ -52,6 +52,7 @@ func TestGetStatus(t *testing.T) {
 	assert.EqualValues(t, 77, resp.GetServer().GetPid())
 	assert.EqualValues(t, 7, resp.GetServer().GetEventsReceived())
 	assert.EqualValues(t, 5, resp.GetServer().GetEventsKept())
+	assert.EqualValues(t, 5, resp.GetServer().GetMaxEvents())
 	require.Len(t, resp.GetEngines(), 3)
 	e0 := resp.GetEngines()[0]
 	assert.EqualValues(t, 4, e0.GetRank())
@@ -70,6 +71,18 @@ func TestGetStatus(t *testing.T) {
 	require.Len(t, resp.GetEvents(), 2)
 	assert.EqualValues(t, 5, resp.GetEvents()[0].GetSequence())
 	assert.EqualValues(t, 6, resp.GetEvents()[1].GetSequence())
+}
+
+// TestEventsKept: events_kept is how many events the server holds now, and
+// max_events how many it keeps at most.
+func TestEventsKept(t *testing.T) {
+	events := srv.NewEvents(100)
+	events.Add(srv.Event{Sequence: 1, RAS: &srvv1.RASEvent{Msg: "m"}})
+	resp, err := client(t, New(Options{Events: events, UID: -1})).GetStatus(context.Background(), &controlv1.GetStatusReq{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, resp.GetServer().GetEventsReceived())
+	assert.EqualValues(t, 1, resp.GetServer().GetEventsKept())
+	assert.EqualValues(t, 100, resp.GetServer().GetMaxEvents())
 }
 
 // TestOtherUserRefused: a caller whose uid is not the server's is refused.

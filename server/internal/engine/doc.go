@@ -1,6 +1,7 @@
 // Package engine is the server's side of the mgmt module (dRPC module 2),
 // which engines serve and the server calls: a Caller that makes one call to
-// an engine with retries, and a Registry of the engines that notified ready,
+// an engine with retries, and a Registry of the engines that notified ready
+// (or that the server found running at its start and adopted, Adopt),
 // which gives each its rank (method 202), pings it (225) on an interval to
 // know whether it still answers, and prepares every ready engine for
 // shutdown (218) when the server stops.

@@ -82,6 +82,10 @@ type Status struct {
 	Since time.Time
 	// Err is the last failure to reach the engine, empty while it answers.
 	Err string
+	// Adopted is true for an engine the server found running at its start
+	// (Adopt) rather than one that notified it. Until it notifies ready,
+	// Notified is zero and its URI and incarnation are unknown.
+	Adopted bool
 }
 
 // Options configure a Registry.
@@ -160,7 +164,9 @@ func (r *Registry) RankOf(index uint32) uint32 {
 
 // Ready records that an engine notified ready: it is Ready from now on, and
 // a goroutine sets its rank and pings it. A second notification of the same
-// index (the engine restarted) replaces the first and starts again.
+// index (the engine restarted) replaces the first and starts again, except
+// the first notification of an adopted engine by the process that was
+// adopted, which only fills in what the notification tells (see Adopt).
 func (r *Registry) Ready(info Info) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -178,6 +184,9 @@ func (r *Registry) Ready(info Info) error {
 		}
 	}
 	e, again := r.engines[info.Index]
+	if again && r.reannounce(e, info, now) {
+		return nil
+	}
 	if !again {
 		e = &engine{}
 		r.engines[info.Index] = e
@@ -186,13 +195,19 @@ func (r *Registry) Ready(info Info) error {
 	}
 	e.gen++
 	e.st = Status{Info: info, Rank: r.RankOf(info.Index), State: Ready, Notified: now, Since: now}
-	ctx, cancel := context.WithCancel(r.ctx)
-	e.cancel = cancel
-	r.wg.Add(1)
-	go r.monitor(ctx, info.Index, e.gen)
+	r.startMonitor(info.Index, e)
 	r.log.Info("engine ready", "index", info.Index, "rank", e.st.Rank, "socket", info.Socket, "pid", info.PID,
 		"incarnation", info.Incarnation, "again", again)
 	return nil
+}
+
+// startMonitor starts the goroutine that watches engine index for its
+// current notification (e.gen). The caller holds r.mu.
+func (r *Registry) startMonitor(index uint32, e *engine) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	e.cancel = cancel
+	r.wg.Add(1)
+	go r.monitor(ctx, index, e.gen)
 }
 
 // Statuses returns a snapshot of every engine, by index.

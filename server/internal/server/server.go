@@ -144,7 +144,8 @@ func Methods() []drpc.Method {
 // previous run's sockets (daos_server.sock and daos_engine*.sock, if stale;
 // a live server is an error naming it), binds the metrics endpoint if one is
 // configured, registers the modules and listens on daos_server.sock with mode
-// 0600 (or serves the inherited listener). When it returns nil the socket
+// 0600 (or serves the inherited listener), then adopts the engines whose
+// sockets still answer (see adoptEngines). When it returns nil the socket
 // accepts connections. If Start fails, it undoes what it did.
 //
 // ctx only bounds the start: the server serves until Shutdown.
@@ -175,7 +176,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.ln != nil {
 		skip = s.ln.Addr().String()
 	}
-	if _, err := cleanSocketDir(s.cfg.SocketDir, skip, s.log); err != nil {
+	cleaned, err := cleanSocketDir(s.cfg.SocketDir, skip, s.log)
+	if err != nil {
 		return err
 	}
 	if st, err := os.Stat(s.cfg.KeysDir); err != nil || !st.IsDir() {
@@ -241,6 +243,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.log.Warn("the server accepts insecure (digest-only) credentials (allow_insecure): they prove nothing")
 	}
 	s.cfg.logStartNotes(s.log)
+	adoptEngines(s.registry, cleaned.Live, s.cfg.indexes(), s.log) // engines that outlived the last server
 	return nil
 }
 

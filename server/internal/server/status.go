@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -22,6 +23,25 @@ import (
 // ErrNotRunning: no server answers on the socket.
 var ErrNotRunning = errors.New("no server is running")
 
+// ErrNoPermission: this user may not connect to the server's socket.
+var ErrNoPermission = errors.New("permission denied")
+
+// permissionError explains EACCES on the server's socket in one line: the
+// socket's mode and owner (when this user may see them) and this process's
+// uid.
+func permissionError(socket string) error {
+	st, err := os.Stat(socket)
+	if err != nil {
+		return fmt.Errorf("%w: this user may not enter the directory of %s: run status as the server's user or root", ErrNoPermission, socket)
+	}
+	owner := ""
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		owner = fmt.Sprintf(", owner uid %d gid %d", sys.Uid, sys.Gid)
+	}
+	return fmt.Errorf("%w connecting to %s (mode %#o%s, this process uid %d): run status as the server's user or root",
+		ErrNoPermission, socket, st.Mode().Perm(), owner, os.Geteuid())
+}
+
 // FetchStatus asks the server on socket for its status (control module,
 // GetStatus), with every event it keeps.
 func FetchStatus(ctx context.Context, socket string) (*controlv1.GetStatusResp, error) {
@@ -31,7 +51,7 @@ func FetchStatus(ctx context.Context, socket string) (*controlv1.GetStatusResp, 
 		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("%w: %s does not exist: start the server, or give its --socket-dir", ErrNotRunning, socket)
 		case errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("cannot connect to the server on %s: %w: run status as the server's user", socket, err)
+			return nil, permissionError(socket)
 		}
 		return nil, fmt.Errorf("%w on %s: %w", ErrNotRunning, socket, err)
 	}
@@ -63,9 +83,13 @@ type ServerJSON struct {
 	Version        string     `json:"version"`
 	EventsReceived uint64     `json:"events_received"`
 	EventsKept     uint32     `json:"events_kept"`
+	MaxEvents      uint32     `json:"max_events"`
 }
 
 // EngineJSON is one engine; State is "ready", "unavailable" or "stopped".
+// PID, Incarnation and URI are nil (null) when the server does not know
+// them: an engine it adopted at start-up (found running) is known by its
+// socket, and by the process listening on it, until it notifies ready.
 type EngineJSON struct {
 	Index       uint32     `json:"index"`
 	Rank        uint32     `json:"rank"`
@@ -74,9 +98,9 @@ type EngineJSON struct {
 	LastPing    *time.Time `json:"last_ping"`
 	Notified    *time.Time `json:"notified"`
 	StateSince  *time.Time `json:"state_since"`
-	PID         int32      `json:"pid"`
-	Incarnation uint64     `json:"incarnation"`
-	URI         string     `json:"uri,omitempty"`
+	PID         *int32     `json:"pid"`
+	Incarnation *uint64    `json:"incarnation"`
+	URI         *string    `json:"uri"`
 	RankSet     bool       `json:"rank_set"`
 	Error       string     `json:"error,omitempty"`
 }
@@ -129,14 +153,23 @@ func NewStatusJSON(resp *controlv1.GetStatusResp) StatusJSON {
 		out.Server = ServerJSON{
 			PID: s.GetPid(), Socket: s.GetSocket(), SocketDir: s.GetSocketDir(), Started: jsonTime(s.GetStarted()),
 			Version: s.GetVersion(), EventsReceived: s.GetEventsReceived(), EventsKept: s.GetEventsKept(),
+			MaxEvents: s.GetMaxEvents(),
 		}
 	}
 	for _, e := range resp.GetEngines() {
-		out.Engines = append(out.Engines, EngineJSON{
+		j := EngineJSON{
 			Index: e.GetIndex(), Rank: e.GetRank(), State: control.StateName(e.GetState()), Socket: e.GetSocket(),
 			LastPing: jsonTime(e.GetLastPing()), Notified: jsonTime(e.GetNotified()), StateSince: jsonTime(e.GetStateSince()),
-			PID: e.GetPid(), Incarnation: e.GetIncarnation(), URI: e.GetUri(), RankSet: e.GetRankSet(), Error: e.GetError(),
-		})
+			RankSet: e.GetRankSet(), Error: e.GetError(),
+		}
+		if pid := e.GetPid(); pid != 0 {
+			j.PID = &pid
+		}
+		if e.GetNotified() != nil { // else adopted, not notified: unknown
+			inc, uri := e.GetIncarnation(), e.GetUri()
+			j.Incarnation, j.URI = &inc, &uri
+		}
+		out.Engines = append(out.Engines, j)
 	}
 	for _, e := range resp.GetEvents() {
 		ev := e.GetEvent()
@@ -202,12 +235,19 @@ func WriteStatusText(w io.Writer, resp *controlv1.GetStatusResp, now time.Time) 
 			if e.StateSince != nil {
 				since = ago(*e.StateSince, now)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", e.Index, rank, e.State, since, lastPing, e.PID, e.Socket)
+			pid := "?"
+			if e.PID != nil {
+				pid = fmt.Sprint(*e.PID)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Index, rank, e.State, since, lastPing, pid, e.Socket)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		for _, e := range st.Engines {
+			if e.Notified == nil {
+				fmt.Fprintf(&b, "engine %d: adopted (found running when the server started): uri and incarnation unknown until it notifies ready\n", e.Index)
+			}
 			if e.Error != "" {
 				fmt.Fprintf(&b, "engine %d: %s\n", e.Index, e.Error)
 			}
@@ -215,9 +255,9 @@ func WriteStatusText(w io.Writer, resp *controlv1.GetStatusResp, now time.Time) 
 	}
 	b.WriteString("\n")
 	if len(st.Events) == 0 {
-		fmt.Fprintf(&b, "events: none (%d received, the last %d kept)\n", s.EventsReceived, s.EventsKept)
+		fmt.Fprintf(&b, "events: none received (the server keeps the last %d)\n", s.MaxEvents)
 	} else {
-		fmt.Fprintf(&b, "events: %d received, the last %d kept, oldest first:\n", s.EventsReceived, s.EventsKept)
+		fmt.Fprintf(&b, "events: %d received, %d kept (the server keeps the last %d), oldest first:\n", s.EventsReceived, s.EventsKept, s.MaxEvents)
 		for _, e := range st.Events {
 			when := "?"
 			if e.Received != nil {

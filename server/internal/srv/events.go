@@ -58,7 +58,15 @@ func NewEvents(max int) *Events {
 }
 
 // Cap returns how many events the log keeps at most.
+// Cap returns how many events the log keeps at most.
 func (l *Events) Cap() int { return len(l.ring) }
+
+// Len returns how many events the log holds now (at most Cap).
+func (l *Events) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
 
 // Add stores e, dropping the oldest events if the log is full (in number
 // or in bytes). The event's RAS message is copied, so the caller may reuse

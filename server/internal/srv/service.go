@@ -19,7 +19,8 @@ import (
 )
 
 // Errors of notify ready, which the server logs; the engine gets
-// STATUS_FAILURE.
+// STATUS_FAILURE with the error's text as the reason (say why, and what to
+// do).
 var (
 	// ErrUnknownIndex: the engine's index is not one the configuration lists.
 	ErrUnknownIndex = errors.New("engine index is not configured")
@@ -99,6 +100,9 @@ func (s *Service) NotifyReady(_ context.Context, sess *drpc.Session, req *srvv1.
 		URI:         req.GetUri(),
 	}
 	if err := s.opts.Registry.Ready(info); err != nil {
+		if errors.Is(err, engine.ErrClosed) {
+			err = fmt.Errorf("%w: notify ready again once the server is back", err)
+		}
 		s.log.Warn("engine notify ready refused", "index", info.Index, "pid", pid, "err", err)
 		return nil, drpc.WrapFailure(drpc.StatusFailure, err)
 	}
@@ -115,24 +119,24 @@ func (s *Service) checkReady(req *srvv1.NotifyReadyReq) error {
 	}
 	path := req.GetDrpcListenerSock()
 	if path == "" {
-		return fmt.Errorf("%w: the request names no socket", ErrBadSocket)
+		return fmt.Errorf("%w: the request names no socket (drpcListenerSock): give the engine's socket in %s", ErrBadSocket, s.opts.SocketDir)
 	}
 	if !filepath.IsAbs(path) {
-		return fmt.Errorf("%w: %q is not an absolute path", ErrBadSocket, path)
+		return fmt.Errorf("%w: %q is not an absolute path: give the engine's socket as an absolute path in %s", ErrBadSocket, path, s.opts.SocketDir)
 	}
 	clean := filepath.Clean(path)
 	if !sameDir(filepath.Dir(clean), s.opts.SocketDir) {
 		return fmt.Errorf("%w: %s is not in %s: start the engine with the server's socket directory", ErrBadSocket, clean, s.opts.SocketDir)
 	}
 	if s.opts.ServerSocket != "" && clean == filepath.Clean(s.opts.ServerSocket) {
-		return fmt.Errorf("%w: %s is the server's own socket", ErrBadSocket, clean)
+		return fmt.Errorf("%w: %s is the server's own socket: give the engine's own socket (daos_engine<N>.sock)", ErrBadSocket, clean)
 	}
 	st, err := os.Lstat(clean)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSocket, err)
+		return fmt.Errorf("%w: %w: the engine must listen on its socket before it notifies ready", ErrBadSocket, err)
 	}
 	if st.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%w: %s is not a socket (%v)", ErrBadSocket, clean, st.Mode().Type())
+		return fmt.Errorf("%w: %s is not a socket (%v): the engine must listen on its socket before it notifies ready", ErrBadSocket, clean, st.Mode().Type())
 	}
 	return nil
 }

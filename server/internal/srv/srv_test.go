@@ -77,21 +77,22 @@ func TestNotifyReady(t *testing.T) {
 		regErr  error
 		want    error // nil: accepted
 		message string
+		todo    string // what the refusal tells the engine to do
 	}{
-		{"any index when none is configured", nil, &srvv1.NotifyReadyReq{InstanceIdx: 42, DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, nil, nil, ""},
-		{"a configured index", []uint32{0, 1}, &srvv1.NotifyReadyReq{InstanceIdx: 1, DrpcListenerSock: filepath.Join(dir, "daos_engine1.sock")}, nil, nil, ""},
-		{"a path to clean", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: dir + "/./sub/../daos_engine0.sock"}, nil, nil, ""},
-		{"through a link to the socket dir", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dirLink, "daos_engine0.sock")}, nil, nil, ""},
-		{"an index not configured", []uint32{0, 1}, &srvv1.NotifyReadyReq{InstanceIdx: 2, DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, nil, ErrUnknownIndex, "index 2"},
-		{"no socket", nil, &srvv1.NotifyReadyReq{}, nil, ErrBadSocket, "names no socket"},
-		{"relative socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: "daos_engine0.sock"}, nil, ErrBadSocket, "not an absolute path"},
-		{"socket in another directory", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(other, "daos_engine0.sock")}, nil, ErrBadSocket, "is not in " + dir},
-		{"escape with ..", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: dir + "/../" + filepath.Base(other) + "/daos_engine0.sock"}, nil, ErrBadSocket, "is not in"},
-		{"missing socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_engine5.sock")}, nil, ErrBadSocket, "no such file"},
-		{"a regular file", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "file.sock")}, nil, ErrBadSocket, "is not a socket"},
-		{"a symbolic link", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "link.sock")}, nil, ErrBadSocket, "is not a socket"},
-		{"the server's own socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_server.sock")}, nil, ErrBadSocket, "server's own socket"},
-		{"the registry refuses", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, engine.ErrClosed, engine.ErrClosed, ""},
+		{"any index when none is configured", nil, &srvv1.NotifyReadyReq{InstanceIdx: 42, DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, nil, nil, "", ""},
+		{"a configured index", []uint32{0, 1}, &srvv1.NotifyReadyReq{InstanceIdx: 1, DrpcListenerSock: filepath.Join(dir, "daos_engine1.sock")}, nil, nil, "", ""},
+		{"a path to clean", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: dir + "/./sub/../daos_engine0.sock"}, nil, nil, "", ""},
+		{"through a link to the socket dir", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dirLink, "daos_engine0.sock")}, nil, nil, "", ""},
+		{"an index not configured", []uint32{0, 1}, &srvv1.NotifyReadyReq{InstanceIdx: 2, DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, nil, ErrUnknownIndex, "index 2", "add it under engines"},
+		{"no socket", nil, &srvv1.NotifyReadyReq{}, nil, ErrBadSocket, "names no socket", "give the engine's socket in " + dir},
+		{"relative socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: "daos_engine0.sock"}, nil, ErrBadSocket, "not an absolute path", "as an absolute path in " + dir},
+		{"socket in another directory", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(other, "daos_engine0.sock")}, nil, ErrBadSocket, "is not in " + dir, "start the engine with the server's socket directory"},
+		{"escape with ..", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: dir + "/../" + filepath.Base(other) + "/daos_engine0.sock"}, nil, ErrBadSocket, "is not in", "start the engine with the server's socket directory"},
+		{"missing socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_engine5.sock")}, nil, ErrBadSocket, "no such file", "must listen on its socket"},
+		{"a regular file", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "file.sock")}, nil, ErrBadSocket, "is not a socket", "must listen on its socket"},
+		{"a symbolic link", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "link.sock")}, nil, ErrBadSocket, "is not a socket", "must listen on its socket"},
+		{"the server's own socket", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_server.sock")}, nil, ErrBadSocket, "server's own socket", "give the engine's own socket"},
+		{"the registry refuses", nil, &srvv1.NotifyReadyReq{DrpcListenerSock: filepath.Join(dir, "daos_engine0.sock")}, engine.ErrClosed, engine.ErrClosed, "shutting down", "notify ready again once the server is back"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +119,12 @@ func TestNotifyReady(t *testing.T) {
 				assert.EqualValues(t, os.Getpid(), infos[0].PID, "from the peer credentials")
 				return
 			}
+			// The reason, with what to do, reaches the engine.
 			require.Equal(t, drpc.StatusFailure, drpc.StatusOf(err))
+			var f *drpc.Failure
+			require.ErrorAs(t, err, &f)
+			assert.Contains(t, f.Message(), tc.message)
+			assert.Contains(t, f.Message(), tc.todo)
 			assert.Empty(t, reg.list())
 		})
 	}

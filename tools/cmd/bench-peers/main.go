@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cc532012/drpc/tools/internal/bytesize"
 )
 
 // maxBodySize is the largest body -sizes accepts.
@@ -163,24 +165,17 @@ func parseList(s string, parse func(string) (int, error)) ([]int, error) {
 	return out, nil
 }
 
-// parseSize parses a body size such as 64, 64B, 4KiB, 4K, 1MiB or 1M.
+// parseSize parses a body size such as 64, 64B, 4KiB, 4K, 1MiB or 1M
+// (package bytesize, as drpc bench --size).
 func parseSize(s string) (int, error) {
-	num, mult := s, 1
-	lower := strings.ToLower(s)
-	for _, suf := range []struct {
-		s string
-		m int
-	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
-		if strings.HasSuffix(lower, suf.s) {
-			num, mult = s[:len(s)-len(suf.s)], suf.m
-			break
-		}
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(num))
-	if err != nil || n < 1 || n > maxBodySize/mult {
+	if n < 1 || n > maxBodySize {
 		return 0, fmt.Errorf("size %q: want 1 B to %d MiB", s, maxBodySize>>20)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 func parseConns(s string) (int, error) {
@@ -192,12 +187,4 @@ func parseConns(s string) (int, error) {
 }
 
 // sizeLabel writes a size the way -sizes takes it.
-func sizeLabel(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func sizeLabel(n int) string { return bytesize.Format(n) }

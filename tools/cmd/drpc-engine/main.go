@@ -10,11 +10,18 @@
 // DIR/daos_server.sock that it is ready (srv module, method 301), retrying
 // until the server is up, and runs until SIGINT or SIGTERM, when it removes
 // its socket and exits 0 (whether or not the server prepared it for
-// shutdown).
+// shutdown). Prepared for shutdown, it keeps running: a server that starts
+// again adopts it (sets its rank again, pings it), and the engine then
+// notifies that new server ready again, so that it learns the engine's URI
+// and incarnation.
 //
 //	drpc-engine event --socket-dir DIR --index N --msg TEXT
 //
 // sends one RAS event to the server (method 304) and prints the reply.
+//
+//	drpc-engine version
+//
+// prints the binary's version and the versions of the modules in it.
 package main
 
 import (
@@ -26,18 +33,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
-	"github.com/cc532012/drpc/drpc"
-	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
-	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
+	"github.com/cc532012/drpc/daemon/cli"
 )
 
 // Socket names in the socket directory, as DAOS names them.
@@ -77,6 +77,14 @@ type usageError struct{ error }
 // Unwrap returns the mistake.
 func (e usageError) Unwrap() error { return e.error }
 
+// noArgs refuses positional arguments.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", args[0])}
+	}
+	return nil
+}
+
 // common are the flags of both commands.
 type common struct {
 	socketDir string
@@ -85,15 +93,23 @@ type common struct {
 }
 
 func (c *common) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.socketDir, "socket-dir", "", "`DIR` of the server's socket and of this engine's (required)")
+	cmd.Flags().StringVar(&c.socketDir, "socket-dir", "", "`DIR` of the server's socket and of this engine's (required; made absolute)")
 	cmd.Flags().Uint32Var(&c.index, "index", 0, "the engine's instance `N`: its socket is DIR/daos_engine<N>.sock")
 	cmd.Flags().StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
+// check checks the flags and makes the socket directory absolute: the
+// server accepts only an absolute engine socket, and a relative one would
+// name another place to a process with another working directory.
 func (c *common) check() error {
 	if c.socketDir == "" {
-		return usageError{errors.New("--socket-dir is required: give the server's socket directory")}
+		return usageError{errors.New("--socket-dir is required: give the server's socket directory (drpc-server's --socket-dir)")}
 	}
+	abs, err := filepath.Abs(c.socketDir)
+	if err != nil {
+		return fmt.Errorf("--socket-dir %s: %w: give an absolute path", c.socketDir, err)
+	}
+	c.socketDir = abs
 	return nil
 }
 
@@ -108,14 +124,9 @@ func (c *common) logger(w io.Writer) (*slog.Logger, error) {
 func newRoot() *cobra.Command {
 	var c common
 	root := &cobra.Command{
-		Use:   "drpc-engine --socket-dir DIR --index N",
-		Short: "A stand-in DAOS I/O engine: serves mgmt 202/218/225 and notifies drpc-server",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", args[0])}
-			}
-			return nil
-		},
+		Use:           "drpc-engine --socket-dir DIR --index N",
+		Short:         "A stand-in DAOS I/O engine: serves mgmt 202/218/225 and notifies drpc-server",
+		Args:          noArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -132,211 +143,8 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	c.add(root)
-	root.AddCommand(eventCommand())
+	version := cli.VersionCommand()
+	version.Args = noArgs
+	root.AddCommand(eventCommand(), version)
 	return root
-}
-
-// mgmt serves the mgmt module of one engine.
-type mgmt struct {
-	mgmtv1drpc.UnimplementedMgmtServiceServer
-	log *slog.Logger
-
-	mu       sync.Mutex
-	rank     uint32
-	rankSet  bool
-	prepared bool
-}
-
-// SetRank remembers the rank (202).
-func (m *mgmt) SetRank(_ context.Context, s *drpc.Session, req *mgmtv1.SetRankReq) (*mgmtv1.DaosResp, error) {
-	m.mu.Lock()
-	m.rank, m.rankSet = req.GetRank(), true
-	m.mu.Unlock()
-	m.log.Info("set rank", "rank", req.GetRank(), "map_version", req.GetMapVersion(), "peer_pid", s.PeerCredentials().PID)
-	return &mgmtv1.DaosResp{}, nil
-}
-
-// PrepShutdown notes that the server prepared the engine for shutdown (218).
-func (m *mgmt) PrepShutdown(_ context.Context, s *drpc.Session, req *mgmtv1.PrepShutdownReq) (*mgmtv1.DaosResp, error) {
-	m.mu.Lock()
-	m.prepared = true
-	m.mu.Unlock()
-	m.log.Info("prep shutdown", "rank", req.GetRank(), "peer_pid", s.PeerCredentials().PID)
-	return &mgmtv1.DaosResp{}, nil
-}
-
-// PingRank answers a ping (225), and warns if it names another rank.
-func (m *mgmt) PingRank(_ context.Context, s *drpc.Session, req *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error) {
-	m.mu.Lock()
-	rank, set := m.rank, m.rankSet
-	m.mu.Unlock()
-	m.log.Info("ping rank", "rank", req.GetRank(), "peer_pid", s.PeerCredentials().PID)
-	if set && req.GetRank() != rank {
-		m.log.Warn("ping for another rank", "rank", req.GetRank(), "mine", rank)
-	}
-	return &mgmtv1.DaosResp{}, nil
-}
-
-// serve runs the engine until ctx ends.
-func serve(ctx context.Context, dir string, index uint32, log *slog.Logger) error {
-	path := filepath.Join(dir, fmt.Sprintf(engineSocket, index))
-	m := &mgmt{log: log}
-	srv, err := drpc.NewDomainSocketServer(path, drpc.WithLogger(log), drpc.WithSocketMode(0o600))
-	if err != nil {
-		return fmt.Errorf("engine socket: %w", err)
-	}
-	if err := srv.RegisterRPCModule(mgmtv1drpc.NewMgmtServiceModule(m)); err != nil {
-		return err
-	}
-	if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("engine socket: %w", err)
-	}
-	log.Info("engine listening", "socket", path, "pid", os.Getpid())
-	stopServer := func() error {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	}
-
-	if err := notifyReady(ctx, dir, index, path, log); err != nil {
-		if ctx.Err() != nil {
-			log.Info("engine stopping before the server was reached")
-			return stopServer()
-		}
-		_ = stopServer()
-		return err
-	}
-	<-ctx.Done()
-	m.mu.Lock()
-	prepared := m.prepared
-	m.mu.Unlock()
-	log.Info("engine stopping", "prepared_for_shutdown", prepared)
-	if err := stopServer(); err != nil {
-		return fmt.Errorf("engine shutdown: %w", err)
-	}
-	log.Info("engine stopped")
-	return nil
-}
-
-// notifyReady calls the server's notify ready (301), retrying while the
-// server is not up (its socket is missing or refuses), until ctx ends.
-func notifyReady(ctx context.Context, dir string, index uint32, path string, log *slog.Logger) error {
-	req := &srvv1.NotifyReadyReq{
-		Uri:              "tcp://127.0.0.1:" + strconv.Itoa(31416+int(index)),
-		Nctxs:            1,
-		DrpcListenerSock: path,
-		InstanceIdx:      index,
-		Ntgts:            1,
-		Incarnation:      uint64(time.Now().UnixNano()),
-	}
-	server := filepath.Join(dir, serverSocket)
-	wait := 20 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := call(ctx, server, func(conn *drpc.ClientConnection) error {
-			_, err := srvv1drpc.NewSrvServiceClient(conn).NotifyReady(ctx, req)
-			return err
-		})
-		if err == nil {
-			log.Info("notified the server", "server", server, "attempts", attempt)
-			return nil
-		}
-		if !notUp(err) {
-			return fmt.Errorf("notify ready to the server on %s: %w", server, err)
-		}
-		if attempt == 1 {
-			log.Info("waiting for the server", "server", server, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
-}
-
-// notUp reports whether err means that the server is not listening yet.
-func notUp(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN)
-}
-
-// call connects to the socket, runs fn and hangs up.
-func call(ctx context.Context, socket string, fn func(*drpc.ClientConnection) error) error {
-	conn := drpc.NewClientConnection(socket)
-	if err := conn.Connect(ctx); err != nil {
-		return err
-	}
-	defer conn.Close()
-	return fn(conn)
-}
-
-func eventCommand() *cobra.Command {
-	var (
-		c         common
-		msg       string
-		id        uint32
-		eventType uint32
-		severity  uint32
-		sequence  uint64
-		rank      uint32
-	)
-	cmd := &cobra.Command{
-		Use:   "event --socket-dir DIR --index N --msg TEXT",
-		Short: "Send a RAS event to the server (method 304) and print the reply",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", args[0])}
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := c.check(); err != nil {
-				return err
-			}
-			if msg == "" {
-				return usageError{errors.New("--msg is required: give the event's message")}
-			}
-			if !cmd.Flags().Changed("rank") {
-				rank = c.index
-			}
-			host, _ := os.Hostname()
-			req := &srvv1.ClusterEventReq{Sequence: sequence, Event: &srvv1.RASEvent{
-				Id:           id,
-				Msg:          msg,
-				Timestamp:    time.Now().Format(time.RFC3339Nano),
-				Type:         eventType,
-				Severity:     severity,
-				Hostname:     host,
-				Rank:         rank,
-				ProcId:       uint64(os.Getpid()),
-				ExtendedInfo: &srvv1.RASEvent_StrInfo{StrInfo: fmt.Sprintf("engine instance %d", c.index)},
-			}}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			server := filepath.Join(c.socketDir, serverSocket)
-			var resp *srvv1.ClusterEventResp
-			err := call(ctx, server, func(conn *drpc.ClientConnection) error {
-				var err error
-				resp, err = srvv1drpc.NewSrvServiceClient(conn).ClusterEvent(ctx, req)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("cluster event to the server on %s: %w", server, err)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "sequence %d status %d\n", resp.GetSequence(), resp.GetStatus())
-			if err == nil && resp.GetStatus() != 0 {
-				err = fmt.Errorf("the server refused the event: status %d", resp.GetStatus())
-			}
-			return err
-		},
-	}
-	c.add(cmd)
-	fs := cmd.Flags()
-	fs.StringVar(&msg, "msg", "", "the event's message (required)")
-	fs.Uint32Var(&id, "id", 1, "the event's ID")
-	fs.Uint32Var(&eventType, "type", 0, "the event's type")
-	fs.Uint32Var(&severity, "severity", 1, "the event's severity")
-	fs.Uint64Var(&sequence, "sequence", 1, "the event's sequence number")
-	fs.Uint32Var(&rank, "rank", 0, "the rank the event is about (default: the index)")
-	return cmd
 }

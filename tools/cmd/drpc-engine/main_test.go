@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,15 +45,15 @@ type fakeServer struct {
 	mu      sync.Mutex
 	ready   []*srvv1.NotifyReadyReq
 	events  []*srvv1.ClusterEventReq
-	refuse  bool
+	refuse  *drpc.Failure // if set, notify ready answers it
 	evtStat int32
 }
 
 func (f *fakeServer) NotifyReady(_ context.Context, _ *drpc.Session, req *srvv1.NotifyReadyReq) (*srvv1.NotifyReadyResp, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.refuse {
-		return nil, drpc.NewFailure(drpc.StatusFailure, "")
+	if f.refuse != nil {
+		return nil, f.refuse
 	}
 	f.ready = append(f.ready, req)
 	return &srvv1.NotifyReadyResp{}, nil
@@ -177,16 +178,51 @@ func TestEngineWaitsForServer(t *testing.T) {
 }
 
 // TestEngineRefused: a server that refuses notify ready stops the engine
-// with an error, and its socket is removed.
+// with an error that gives the server's reason, and its socket is removed.
 func TestEngineRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		refuse *drpc.Failure
+		want   string
+	}{
+		{"with a reason", drpc.NewFailure(drpc.StatusFailure, "engine index is not configured: index 1: add it under engines"),
+			"refused notify ready (STATUS_FAILURE): engine index is not configured: index 1: add it under engines"},
+		{"without a reason (a DAOS server)", drpc.NewFailure(drpc.StatusFailure, ""),
+			"refused notify ready (STATUS_FAILURE): no reason given: see the server's log"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := daemontest.SocketDir(t)
+			startFakeServer(t, dir, &fakeServer{refuse: tc.refuse})
+			var stderr daemontest.SyncBuffer
+			code := run(context.Background(), []string{"--socket-dir", dir, "--index", "1"}, &daemontest.SyncBuffer{}, &stderr)
+			assert.Equal(t, 1, code)
+			assert.Equal(t, "drpc-engine: the server on "+filepath.Join(dir, serverSocket)+" "+tc.want+"\n", stderr.String()[strings.LastIndex(stderr.String(), "drpc-engine: "):])
+			_, err := os.Stat(filepath.Join(dir, "daos_engine1.sock"))
+			assert.ErrorIs(t, err, os.ErrNotExist)
+		})
+	}
+}
+
+// TestRelativeSocketDir: a relative --socket-dir is made absolute, so the
+// server gets an absolute socket path (which it requires).
+func TestRelativeSocketDir(t *testing.T) {
 	dir := daemontest.SocketDir(t)
-	startFakeServer(t, dir, &fakeServer{refuse: true})
-	var stderr daemontest.SyncBuffer
-	code := run(context.Background(), []string{"--socket-dir", dir, "--index", "1"}, &daemontest.SyncBuffer{}, &stderr)
-	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr.String(), "drpc-engine: notify ready to the server on "+filepath.Join(dir, serverSocket))
-	_, err := os.Stat(filepath.Join(dir, "daos_engine1.sock"))
-	assert.ErrorIs(t, err, os.ErrNotExist)
+	srv := &fakeServer{}
+	startFakeServer(t, dir, srv)
+	t.Chdir(filepath.Dir(dir))
+	e := startEngine(t, "--socket-dir", filepath.Base(dir), "--index", "3")
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	assert.Equal(t, filepath.Join(dir, "daos_engine3.sock"), srv.notified()[0].GetDrpcListenerSock())
+	require.Equal(t, 0, e.stop(t))
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut daemontest.SyncBuffer
+	require.Equal(t, 0, run(context.Background(), []string{"version"}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "drpc-engine "), out.String())
+	assert.Contains(t, out.String(), "github.com/cc532012/drpc/tools")
+	assert.Equal(t, 2, run(context.Background(), []string{"version", "x"}, &out, &errOut))
 }
 
 func TestEvent(t *testing.T) {
@@ -219,6 +255,9 @@ func TestEvent(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	dir := daemontest.SocketDir(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "daos_engine9.sock"), nil, 0o600))
+	running := daemontest.SocketDir(t)
+	daemontest.LiveSocket(t, filepath.Join(running, "daos_engine0.sock"))
 	tests := []struct {
 		name string
 		args []string
@@ -231,8 +270,13 @@ func TestUsage(t *testing.T) {
 		{"an argument", []string{"--socket-dir", dir, "extra"}, 2, `unexpected argument "extra"`},
 		{"bad log level", []string{"--socket-dir", dir, "--log-level", "loud"}, 2, "--log-level"},
 		{"event without message", []string{"event", "--socket-dir", dir}, 2, "--msg is required"},
-		{"event without server", []string{"event", "--socket-dir", dir, "--msg", "x"}, 1, "cluster event to the server on " + filepath.Join(dir, serverSocket)},
-		{"socket dir missing", []string{"--socket-dir", filepath.Join(dir, "none")}, 1, "engine socket"},
+		{"event without server", []string{"event", "--socket-dir", dir, "--msg", "x"}, 1,
+			"cluster event: no server socket at " + filepath.Join(dir, serverSocket) + ": start drpc-server, or give its socket directory with --socket-dir"},
+		{"socket dir missing", []string{"--socket-dir", filepath.Join(dir, "none")}, 1,
+			"this engine's socket directory " + filepath.Join(dir, "none") + " does not exist or is not a directory: give the server's socket directory"},
+		{"engine already running", []string{"--socket-dir", running, "--index", "0"}, 1,
+			"this engine's socket " + filepath.Join(running, "daos_engine0.sock") + " is in use by process " + strconv.Itoa(os.Getpid()) + " "},
+		{"a file at the socket path", []string{"--socket-dir", dir, "--index", "9"}, 1, "holds a file that is not a socket: remove it"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

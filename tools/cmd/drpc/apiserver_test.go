@@ -12,11 +12,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
 	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
 	testv1drpc "github.com/cc532012/drpc/api/test/v1"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
+	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
@@ -24,6 +26,15 @@ import (
 
 // The small implementations of the generated servers that the API server
 // of the tests runs.
+
+// controlImpl answers GetStatus with a fixed status.
+type controlImpl struct {
+	controlv1drpc.UnimplementedControlServiceServer
+}
+
+func (controlImpl) GetStatus(context.Context, *drpc.Session, *controlv1.GetStatusReq) (*controlv1.GetStatusResp, error) {
+	return &controlv1.GetStatusResp{Server: &controlv1.ServerStatus{SocketDir: "/run/daos_server", EventsKept: 1, MaxEvents: 100}}, nil
+}
 
 type echoImpl struct {
 	testv1drpc.UnimplementedTestServiceServer
@@ -92,6 +103,7 @@ func startAPIServer(t *testing.T, opts ...drpc.ServerOption) *apiServer {
 		srvv1drpc.NewSrvServiceModule(a.srv),
 		mgmtv1drpc.NewMgmtServiceModule(&mgmtImpl{}),
 		authv1drpc.NewSecurityServiceModule(authv1drpc.UnimplementedSecurityServiceServer{}),
+		controlv1drpc.NewControlServiceModule(controlImpl{}),
 	}, opts...)
 	t.Cleanup(func() { // runs before Serve's own, to check the shutdown
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -57,7 +57,7 @@ func TestBenchEcho(t *testing.T) {
 	})
 
 	t.Run("64 MiB bodies", func(t *testing.T) {
-		res, r := benchJSON(t, "--socket", sock, "--size", strconv.Itoa(app.MaxBody), "--duration", "100ms")
+		res, r := benchJSON(t, "--socket", sock, "--size", "64MiB", "--duration", "100ms")
 		require.Equal(t, 0, r.Code, r.Stderr)
 		assert.Positive(t, res.Calls)
 		assert.Equal(t, app.MaxBody, res.BodyBytes)

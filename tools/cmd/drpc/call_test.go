@@ -119,6 +119,16 @@ func TestCallGenerated(t *testing.T) {
 		assert.Equal(t, "SUCCESS", status)
 		assert.Equal(t, -7.0, reply["status"])
 	})
+	t.Run("keys are the proto names, as drpc-server status --json writes them", func(t *testing.T) {
+		r := tool(t, "call", "--socket", a.socket, "--method", "GetStatus")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		_, reply := replyJSON(t, r)
+		server := reply["server"].(map[string]any)
+		assert.Equal(t, "/run/daos_server", server["socket_dir"])
+		assert.EqualValues(t, 1, server["events_kept"])
+		assert.EqualValues(t, 100, server["max_events"])
+		assert.NotContains(t, r.Stdout, "socketDir")
+	})
 	t.Run("zero fields are shown", func(t *testing.T) {
 		r := tool(t, "call", "--socket", a.socket, "--method", "PingRank")
 		require.Equal(t, 0, r.Code, r.Stderr)

@@ -128,6 +128,8 @@ func TestErrors(t *testing.T) {
 			[]string{`unknown command "cal"`}},
 		{"bench size too large", []string{"bench", "--socket", echo, "--size", "67108865"}, "", 2,
 			[]string{"--size 67108865 is out of range"}},
+		{"bench size not a size", []string{"bench", "--socket", echo, "--size", "4GB"}, "", 2,
+			[]string{`"4GB": not a size`, "e.g. 64, 4KiB, 1MiB"}},
 		{"bench size for another method", []string{"bench", "--socket", echo, "--method", "PingRank", "--size", "10"}, "", 2,
 			[]string{"--size makes echo bodies"}},
 

@@ -35,6 +35,12 @@
 //	module=TO                  (protogen) strip TO/ from the output file
 //	                           names, so that the output folder is the
 //	                           module TO
+//	imports=PKG                write only PKG/imports_drpc.pb.go, package
+//	                           base(PKG), which imports every generated
+//	                           package for its side effect (the catalog
+//	                           entries): a tool that imports PKG knows
+//	                           every method of the schema. Needs every
+//	                           file in one request (buf strategy: all).
 //
 // paths=source_relative is refused: the output follows the import path.
 package main
@@ -57,5 +63,6 @@ func main() {
 func options(cfg *config) protogen.Options {
 	flags := new(flag.FlagSet)
 	flags.Func("import_prefix_map", "FROM=TO: the dRPC code of messages in Go package FROM/X goes to package TO/X", cfg.addImportMap)
+	flags.Func("imports", "PKG: write only PKG/"+ImportsFile+", which imports every generated package", cfg.setImports)
 	return protogen.Options{ParamFunc: flags.Set}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,14 +69,23 @@ func runBuf(t *testing.T, dir string, args ...string) (string, bool) {
 	return string(out), err == nil
 }
 
+// tools are the binaries that `go tool NAME` runs for this module, found
+// (and, the first time with an empty Go cache, built: buf takes about two
+// minutes) once per test binary, not once per buf run.
+var tools sync.Map // name -> func() (string, error)
+
 // toolBinary returns the path of the binary that `go tool name` runs for
 // this module (built and cached by the go command), so that it can run in a
 // temporary folder outside the module.
 func toolBinary(t *testing.T, name string) string {
 	t.Helper()
-	out, err := exec.Command("go", "tool", "-n", name).Output()
+	find, _ := tools.LoadOrStore(name, sync.OnceValues(func() (string, error) {
+		out, err := exec.Command("go", "tool", "-n", name).Output()
+		return strings.TrimSpace(string(out)), err
+	}))
+	path, err := find.(func() (string, error))()
 	require.NoError(t, err, "cannot build %s with 'go tool -n %s'", name, name)
-	return strings.TrimSpace(string(out))
+	return path
 }
 
 // edit replaces old with new in the copied file rel, failing the test if old
@@ -122,6 +132,7 @@ func TestBreakingCheckDetectsWireChanges(t *testing.T) {
 		{"field added", envelope, "  bytes body = 4;\n", "  bytes body = 4;\n  // note is a new field.\n  string note = 5;\n", false, ""},
 		{"unchanged", envelope, "", "", false, ""},
 	}
+	t.Parallel()
 	base := copySchema(t)
 	image := filepath.Join(t.TempDir(), "baseline.binpb")
 	out, ok := runBuf(t, base, "build", "-o", image)
@@ -129,6 +140,7 @@ func TestBreakingCheckDetectsWireChanges(t *testing.T) {
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := copySchema(t)
 			if tc.old != "" {
 				edit(t, dir, tc.file, tc.old, tc.new)
@@ -166,8 +178,10 @@ func TestLintCheckAppliesDRPCRules(t *testing.T) {
 		{"module ID used twice", mgmt, "(drpc.v1.module_id) = 2;", "(drpc.v1.module_id) = 3;", "DRPC_MODULE_ID_UNIQUE"},
 		{"reserved method ID in use", mgmt, "(drpc.v1.module_id) = 2;", "(drpc.v1.module_id) = 2;\n  option (drpc.v1.reserved_method_ids) = 225;", "DRPC_RESERVED_METHOD_IDS"},
 	}
+	t.Parallel()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := copySchema(t)
 			if tc.old != "" {
 				edit(t, dir, tc.file, tc.old, tc.new)
@@ -187,6 +201,7 @@ func TestLintCheckAppliesDRPCRules(t *testing.T) {
 // tree must not break the committed baseline of the last proto release. It
 // runs on a copy, so that it needs no workspace to start the plugin.
 func TestCommittedBaselineIsCompatible(t *testing.T) {
+	t.Parallel()
 	baseline, err := filepath.Abs(filepath.Join(repoRoot, "breaking", "baseline.binpb"))
 	require.NoError(t, err)
 	out, ok := runBuf(t, copySchema(t), "breaking", "--against", baseline)

@@ -153,8 +153,12 @@ type ServerStatus struct {
 	// events_received counts the events received since the start, including
 	// those no longer kept.
 	EventsReceived uint64 `protobuf:"varint,6,opt,name=events_received,json=eventsReceived,proto3" json:"events_received,omitempty"`
-	// events_kept is how many events the server keeps (max_events).
-	EventsKept    uint32 `protobuf:"varint,7,opt,name=events_kept,json=eventsKept,proto3" json:"events_kept,omitempty"`
+	// events_kept is how many events the server holds now, at most
+	// max_events (the oldest go first).
+	EventsKept uint32 `protobuf:"varint,7,opt,name=events_kept,json=eventsKept,proto3" json:"events_kept,omitempty"`
+	// max_events is how many events the server keeps at most (its
+	// max_events setting).
+	MaxEvents     uint32 `protobuf:"varint,8,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -238,7 +242,15 @@ func (x *ServerStatus) GetEventsKept() uint32 {
 	return 0
 }
 
-// EngineStatus describes one engine that notified ready.
+func (x *ServerStatus) GetMaxEvents() uint32 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
+}
+
+// EngineStatus describes one engine that notified ready, or that the server
+// found running at its start and adopted.
 type EngineStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// index is the engine's instance index on this server.
@@ -251,15 +263,20 @@ type EngineStatus struct {
 	Socket string `protobuf:"bytes,4,opt,name=socket,proto3" json:"socket,omitempty"`
 	// last_ping is when the engine last answered a ping; unset if never.
 	LastPing *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_ping,json=lastPing,proto3" json:"last_ping,omitempty"`
-	// notified is when the engine last notified ready.
+	// notified is when the engine last notified ready; unset for an engine
+	// the server found running at its start (adopted) that has not notified
+	// it since.
 	Notified *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=notified,proto3" json:"notified,omitempty"`
 	// state_since is when the engine entered its state.
 	StateSince *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=state_since,json=stateSince,proto3" json:"state_since,omitempty"`
-	// pid is the process ID of the engine that notified ready.
+	// pid is the process ID of the engine that notified ready, or that
+	// listens on its socket (an adopted engine); 0 if unknown.
 	Pid int32 `protobuf:"varint,8,opt,name=pid,proto3" json:"pid,omitempty"`
-	// incarnation is the incarnation the engine sent with notify ready.
+	// incarnation is the incarnation the engine sent with notify ready;
+	// unknown (0) while notified is unset.
 	Incarnation uint64 `protobuf:"varint,9,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	// uri is the engine's primary fabric URI.
+	// uri is the engine's primary fabric URI; unknown (empty) while notified
+	// is unset.
 	Uri string `protobuf:"bytes,10,opt,name=uri,proto3" json:"uri,omitempty"`
 	// rank_set is true once the engine accepted its rank.
 	RankSet bool `protobuf:"varint,11,opt,name=rank_set,json=rankSet,proto3" json:"rank_set,omitempty"`
@@ -461,7 +478,7 @@ type GetStatusResp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// server describes the server process.
 	Server *ServerStatus `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
-	// engines are the engines that notified ready, by index.
+	// engines are the engines the server knows (notified or adopted), by index.
 	Engines []*EngineStatus `protobuf:"bytes,2,rep,name=engines,proto3" json:"engines,omitempty"`
 	// events are the last events received, oldest first.
 	Events        []*Event `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
@@ -527,7 +544,7 @@ const file_drpc_control_v1_control_proto_rawDesc = "" +
 	"\x1ddrpc/control/v1/control.proto\x12\x0fdrpc.control.v1\x1a\x17drpc/srv/v1/event.proto\x1a\x15drpc/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n" +
 	"\fGetStatusReq\x12\x1d\n" +
 	"\n" +
-	"max_events\x18\x01 \x01(\rR\tmaxEvents\"\xf1\x01\n" +
+	"max_events\x18\x01 \x01(\rR\tmaxEvents\"\x90\x02\n" +
 	"\fServerStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
 	"\x06socket\x18\x02 \x01(\tR\x06socket\x12\x1d\n" +
@@ -537,7 +554,9 @@ const file_drpc_control_v1_control_proto_rawDesc = "" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12'\n" +
 	"\x0fevents_received\x18\x06 \x01(\x04R\x0eeventsReceived\x12\x1f\n" +
 	"\vevents_kept\x18\a \x01(\rR\n" +
-	"eventsKept\"\xa9\x03\n" +
+	"eventsKept\x12\x1d\n" +
+	"\n" +
+	"max_events\x18\b \x01(\rR\tmaxEvents\"\xa9\x03\n" +
 	"\fEngineStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04rank\x18\x02 \x01(\rR\x04rank\x122\n" +

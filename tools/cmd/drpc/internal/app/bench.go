@@ -22,6 +22,7 @@ import (
 	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/tools/cmd/drpc/internal/hist"
+	"github.com/cc532012/drpc/tools/internal/bytesize"
 )
 
 // Limits of bench's flags.
@@ -105,7 +106,7 @@ func newBenchCommand() *cobra.Command {
 		socket   string
 		target   targetFlags
 		body     bodyFlags
-		size     int
+		size     = bytesize.Value(defaultBodySize)
 		conns    int
 		duration time.Duration
 		timeout  time.Duration
@@ -132,7 +133,7 @@ Exit codes: 0 every call succeeded; 1 some calls failed (the report is still
 printed), or the first call answered a status other than SUCCESS; 2 usage;
 3 the server cannot be reached.`,
 		Example: `  drpc bench --socket /tmp/echo.sock
-  drpc bench --socket /tmp/echo.sock --size 1048576 --conns 4 --duration 30s --json
+  drpc bench --socket /tmp/echo.sock --size 1MiB --conns 4 --duration 30s --json
   drpc bench --socket "$SOCK" --method mgmt.PingRank --data '{"rank": 1}'`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -146,8 +147,8 @@ printed), or the first call answered a status other than SUCCESS; 2 usage;
 				return usage(fmt.Errorf("--duration %s must be positive, e.g. 10s", duration))
 			case timeout < 0:
 				return usage(fmt.Errorf("--timeout %s is negative: give a duration such as 10s, or 0 for no limit", timeout))
-			case size < 0 || size > MaxBody:
-				return usage(fmt.Errorf("--size %d is out of range: give 0 to %d bytes (64 MiB)", size, MaxBody))
+			case int(size) > MaxBody:
+				return usage(fmt.Errorf("--size %d is out of range: give 0 to %d bytes (64MiB)", int(size), MaxBody))
 			}
 			cfg := benchConfig{socket: socket, conns: conns, duration: duration, timeout: timeout}
 			bodyGiven := cli.Changed(cmd, "data") || cli.Changed(cmd, "hex")
@@ -169,7 +170,7 @@ printed), or the first call answered a status other than SUCCESS; 2 usage;
 					return err
 				}
 			case isEcho:
-				cfg.body = EchoBody(size)
+				cfg.body = EchoBody(int(size))
 			case cli.Changed(cmd, "size"):
 				return usage(fmt.Errorf("--size makes echo bodies; for %s give the body with --data or --hex", t))
 			}
@@ -201,7 +202,7 @@ printed), or the first call answered a status other than SUCCESS; 2 usage;
 	fs.StringVar(&socket, "socket", "", "the server's socket `PATH`")
 	target.add(cmd, "", "")
 	body.add(fs)
-	fs.IntVar(&size, "size", defaultBodySize, "echo body size in `BYTES` (0 to 64 MiB)")
+	fs.Var(&size, "size", "echo body size: `BYTES`, or with a suffix B, KiB (K) or MiB (M), e.g. 4KiB (0 to 64MiB)")
 	fs.IntVar(&conns, "conns", 1, "`NUMBER` of connections, each making calls back to back")
 	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run: `DURATION`, e.g. 30s")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "per-call limit: `DURATION`; 0 waits for ever")

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -124,14 +126,18 @@ func decodeHex(in input) ([]byte, error) {
 	}, s)
 	b, err := hex.DecodeString(s)
 	if err != nil {
+		where := "--hex"
+		if in.source != where {
+			where += " (" + in.source + ")"
+		}
 		var inv hex.InvalidByteError
 		switch {
 		case errors.As(err, &inv):
-			return nil, usage(fmt.Errorf("--hex (%s) is not hex: %q is not a hex digit; give bytes like 0a05hello", in.source, rune(inv)))
+			return nil, usage(fmt.Errorf("%s is not hex: %q is not a hex digit; give two hex digits per byte, e.g. 0a0568656c6c6f", where, rune(inv)))
 		case errors.Is(err, hex.ErrLength):
-			return nil, usage(fmt.Errorf("--hex (%s) has an odd number of hex digits: give two digits per byte", in.source))
+			return nil, usage(fmt.Errorf("%s has an odd number of hex digits: give two digits per byte", where))
 		}
-		return nil, usage(fmt.Errorf("--hex (%s): %w", in.source, err))
+		return nil, usage(fmt.Errorf("%s: %w", where, err))
 	}
 	return b, nil
 }
@@ -159,6 +165,20 @@ func encodeJSON(t Target, in input) ([]byte, error) {
 // field "x"", "proto: syntax error (line 3:13): unexpected token ,".
 var protojsonPos = regexp.MustCompile(`^proto:\s*(syntax error\s*)?\(line (\d+):(\d+)\):\s*(.*)$`)
 
+// badBytes matches the detail of a bytes field given a string that is not
+// base64, with the string (quoted).
+var badBytes = regexp.MustCompile(`^invalid value for bytes field \S+: ("(?:[^"\\]|\\.)*")$`)
+
+// base64Hint says how JSON writes bytes, with the given string (quoted
+// JSON) in base64 as the example.
+func base64Hint(quoted string) string {
+	s, err := strconv.Unquote(quoted)
+	if err != nil || s == "" {
+		s = "hello"
+	}
+	return fmt.Sprintf("JSON writes a bytes field in base64: the bytes of %q are %q", s, base64.StdEncoding.EncodeToString([]byte(s)))
+}
+
 // unknownField matches the detail of an unknown field error.
 var unknownField = regexp.MustCompile(`^unknown field "([^"]*)"`)
 
@@ -180,6 +200,9 @@ func jsonError(err error, in input, md protoreflect.MessageDescriptor) error {
 	if m[1] != "" {
 		return fmt.Errorf("%s is not valid JSON at %s: %s", where, pos, detail)
 	}
+	if b := badBytes.FindStringSubmatch(detail); b != nil {
+		detail += "; " + base64Hint(b[1])
+	}
 	if u := unknownField.FindStringSubmatch(detail); u != nil {
 		if close := closeFields(u[1], md); len(close) > 0 {
 			detail += "; did you mean " + strings.Join(quoteAll(close), " or ") + "?"
@@ -190,19 +213,20 @@ func jsonError(err error, in input, md protoreflect.MessageDescriptor) error {
 	return fmt.Errorf("%s does not fit %s at %s: %s", where, md.FullName(), pos, detail)
 }
 
-// fieldNames lists the JSON names of md's fields.
+// fieldNames lists the names of md's fields, as the tool writes them (the
+// proto names; protojson reads these and the lowerCamelCase JSON names).
 func fieldNames(md protoreflect.MessageDescriptor) []string {
 	fields := md.Fields()
 	names := make([]string, 0, fields.Len())
 	for i := range fields.Len() {
-		names = append(names, fields.Get(i).JSONName())
+		names = append(names, string(fields.Get(i).Name()))
 	}
 	return names
 }
 
 // closeFields returns the names of the fields, in md and the messages it
 // contains, that are closest to name (a likely typo): those at the smallest
-// distance, each field once (its JSON name if that is as close).
+// distance, each field once (its proto name if that is as close).
 func closeFields(name string, md protoreflect.MessageDescriptor) []string {
 	type cand struct {
 		name string
@@ -220,7 +244,7 @@ func closeFields(name string, md protoreflect.MessageDescriptor) []string {
 		for i := range fields.Len() {
 			f := fields.Get(i)
 			best := cand{dist: -1}
-			for _, n := range []string{f.JSONName(), string(f.Name())} {
+			for _, n := range []string{string(f.Name()), f.JSONName()} {
 				if d, ok := closeness(strings.ToLower(name), strings.ToLower(n)); ok && (best.dist < 0 || d < best.dist) {
 					best = cand{name: n, dist: d}
 				}

@@ -53,6 +53,18 @@ func TestEncodeJSON(t *testing.T) {
 	assert.ErrorContains(t, err, "pass the body in hex with --hex")
 }
 
+// TestEncodeJSONBytes: a bytes field takes base64; a string that is not
+// base64 gets a hint with its own base64.
+func TestEncodeJSONBytes(t *testing.T) {
+	echo, err := Resolve("", "Echo")
+	require.NoError(t, err)
+	_, err = encodeJSON(echo, input{text: []byte(`{"payload": "aGVsbG8h"}`), source: "--data"})
+	require.NoError(t, err)
+	_, err = encodeJSON(echo, input{text: []byte(`{"payload": "hello!"}`), source: "--data"})
+	assert.EqualError(t, err, `--data does not fit drpc.test.v1.EchoRequest at line 1, column 13: invalid value for bytes field payload: "hello!"; `+
+		`JSON writes a bytes field in base64: the bytes of "hello!" are "aGVsbG8h"`)
+}
+
 func TestDecodeHex(t *testing.T) {
 	for _, in := range []string{"0a0568656c6c6f", "0x0a0568656c6c6f", "0a 05 68 65 6c 6c 6f\n", "0a:05:68:65:6c:6c:6f"} {
 		b, err := decodeHex(input{text: []byte(in), source: "--hex"})
@@ -60,7 +72,9 @@ func TestDecodeHex(t *testing.T) {
 		assert.Equal(t, []byte("\x0a\x05hello"), b)
 	}
 	_, err := decodeHex(input{text: []byte("0g"), source: "--hex"})
-	assert.ErrorContains(t, err, `'g' is not a hex digit`)
+	assert.EqualError(t, err, `--hex is not hex: 'g' is not a hex digit; give two hex digits per byte, e.g. 0a0568656c6c6f`)
+	_, err = decodeHex(input{text: []byte("zz"), source: "file body.hex"})
+	assert.ErrorContains(t, err, `--hex (file body.hex) is not hex: 'z'`)
 	_, err = decodeHex(input{text: []byte("abc"), source: "--hex"})
 	assert.ErrorContains(t, err, "odd number of hex digits")
 }

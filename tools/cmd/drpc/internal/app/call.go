@@ -93,8 +93,8 @@ func newCallCommand() *cobra.Command {
 		Use:   "call --socket PATH --method METHOD [--module MODULE] [--data JSON|@FILE|- | --hex HEX|@FILE|-]",
 		Short: "Call one method and print the status and the reply",
 		Long: `call sends one call and prints the response's status and its body: as JSON
-of the method's reply message (protojson) when the catalog knows the method,
-else in hex. The body of the call is --data, JSON of the method's request
+of the method's reply message (protojson, with the fields' proto names, e.g.
+socket_dir) when the catalog knows the method, else in hex. The body of the call is --data, JSON of the method's request
 message (inline, @FILE, or - for stdin), or --hex, raw bytes; without either
 it is empty (an empty request message).
 
@@ -158,8 +158,10 @@ func callOnce(ctx context.Context, socket string, t Target, body []byte, timeout
 }
 
 // replyJSON is how replies are encoded: with every field, so that a zero
-// value is seen rather than missing. indentJSON then lays them out.
-var replyJSON = protojson.MarshalOptions{EmitUnpopulated: true}
+// value is seen rather than missing, under the fields' proto names
+// (snake_case, as in the .proto files and as `drpc-server status --json`
+// writes them). indentJSON then lays them out.
+var replyJSON = protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: true}
 
 // indentJSON lays out JSON with two-space indents. protojson varies its
 // white space on purpose (so that nobody compares its output byte for

@@ -51,8 +51,11 @@ type CredsJSON struct {
 	StampTime string `json:"stamp_time,omitempty"`
 	Origin    string `json:"origin"`
 	Flavor    string `json:"flavor"`
-	// SignatureKind is auth.SignatureKind's guess at the verifier:
-	// "ed25519 (unchecked)", "digest (insecure)", ...
+	// SignatureKind is the kind of the verifier: "ed25519", "rsa-3072",
+	// "digest (insecure)", "none", or "unknown (N bytes)". Without
+	// --pubkey, or when it does not verify, it is what the verifier's size
+	// suggests (auth.SignatureKind); once verified, the kind of the key
+	// that verified it. Verified says which.
 	SignatureKind  string `json:"signature_kind"`
 	SignatureBytes int    `json:"signature_bytes"`
 	// PublicKey, Verified and VerifyError are set with --pubkey.
@@ -165,7 +168,7 @@ func requestCredential(ctx context.Context, socket string, timeout time.Duration
 // writeValidateRequest writes cred to path as the protojson of a
 // ValidateCredReq, mode 0600: a credential is the caller's identity.
 func writeValidateRequest(path string, cred *authv1.Credential) error {
-	b, err := protojson.MarshalOptions{Multiline: true}.Marshal(&authv1.ValidateCredReq{Cred: cred})
+	b, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true}.Marshal(&authv1.ValidateCredReq{Cred: cred})
 	if err != nil {
 		return fmt.Errorf("encode the credential: %w", err)
 	}
@@ -207,7 +210,7 @@ func showCredential(cmd *cobra.Command, socket string, cred *authv1.Credential, 
 		Stamp:          sys.GetStamp(),
 		Origin:         cred.GetOrigin(),
 		Flavor:         strings.TrimPrefix(cred.GetToken().GetFlavor().String(), "FLAVOR_"),
-		SignatureKind:  auth.SignatureKind(cred),
+		SignatureKind:  strings.TrimSuffix(auth.SignatureKind(cred), " (unchecked)"),
 		SignatureBytes: len(cred.GetVerifier().GetData()),
 	}
 	if c.Stamp != 0 && c.Stamp <= 1<<62 {
@@ -221,6 +224,8 @@ func showCredential(cmd *cobra.Command, socket string, cred *authv1.Credential, 
 		c.Verified = &ok
 		if verifyErr != nil {
 			c.VerifyError = verifyErr.Error()
+		} else if kind, err := auth.KeyTypeOf(pub); err == nil {
+			c.SignatureKind = string(kind)
 		}
 	}
 
@@ -239,6 +244,20 @@ func showCredential(cmd *cobra.Command, socket string, cred *authv1.Credential, 
 		return cli.WithExitCode(ExitStatus, fmt.Errorf("the credential does NOT verify with %s: %w", pubkey, verifyErr))
 	}
 	return nil
+}
+
+// signatureLine describes the verifier: its kind, checked or only guessed
+// from its size, and its size.
+func signatureLine(c CredsJSON) string {
+	switch {
+	case c.SignatureBytes == 0 || strings.HasPrefix(c.SignatureKind, "digest") || strings.HasPrefix(c.SignatureKind, "unknown"):
+		return fmt.Sprintf("%s, %d bytes", c.SignatureKind, c.SignatureBytes)
+	case c.Verified == nil:
+		return fmt.Sprintf("%s by its size, %d bytes (not checked: give --pubkey to verify it)", c.SignatureKind, c.SignatureBytes)
+	case *c.Verified:
+		return fmt.Sprintf("%s, %d bytes", c.SignatureKind, c.SignatureBytes)
+	}
+	return fmt.Sprintf("%s by its size, %d bytes", c.SignatureKind, c.SignatureBytes)
 }
 
 // writeCreds writes c as aligned "key: value" lines.
@@ -267,7 +286,7 @@ func writeCreds(w io.Writer, c CredsJSON, pub crypto.PublicKey) error {
 		[2]string{"stamp", stamp},
 		[2]string{"origin", c.Origin},
 		[2]string{"flavor", c.Flavor},
-		[2]string{"signature", fmt.Sprintf("%s, %d bytes", c.SignatureKind, c.SignatureBytes)},
+		[2]string{"signature", signatureLine(c)},
 	)
 	if c.Verified != nil {
 		v := "NO: " + c.VerifyError

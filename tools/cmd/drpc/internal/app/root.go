@@ -9,15 +9,11 @@ package app
 import (
 	"github.com/spf13/cobra"
 
-	// Every generated package of the api module, so that the catalog knows
-	// every method of the schema (they register themselves in init).
-	_ "github.com/cc532012/drpc/api/auth/v1"
-	_ "github.com/cc532012/drpc/api/control/v1"
-	_ "github.com/cc532012/drpc/api/mgmt/v1"
-	_ "github.com/cc532012/drpc/api/srv/v1"
-	_ "github.com/cc532012/drpc/api/test/v1"
-
 	"github.com/cc532012/drpc/daemon/cli"
+	// Every generated package of the api module, so that the catalog knows
+	// every method of the schema (they register themselves in init);
+	// make generate writes the list.
+	_ "github.com/cc532012/drpc/tools/internal/apiall"
 )
 
 // Name is the binary's name, used in messages.
