@@ -2,9 +2,16 @@
 // drpc-agent) share, written once so that both behave alike. It holds no code
 // itself; each concern is a small package of its own:
 //
+//   - [github.com/cc532012/drpc/daemon/host]: the host every daemon runs
+//     on: the runtime directory (made, checked against other users,
+//     removed), the listener (created or systemd's), the limits of the
+//     socket, the metrics endpoint, Start and Shutdown with the daemon's
+//     hooks, and Run (signals, READY=1, STOPPING=1, a bounded stop). A
+//     daemon gives it a Spec: its name, socket, modules and hooks.
 //   - [github.com/cc532012/drpc/daemon/config]: strict YAML configuration
-//     files (an unknown key or a bad value is an error naming the key and the
-//     line), a Duration type, and the dump of the effective configuration.
+//     files (an unknown key, a bad value, a tab, and a value out of range
+//     once checked, each an error naming the key and the line), Duration
+//     and Size types, and the dump of the effective configuration.
 //   - [github.com/cc532012/drpc/daemon/logging]: the *slog.Logger for
 //     --log-level and --log-format, writing to stderr.
 //   - [github.com/cc532012/drpc/daemon/signals]: a context that ends on
@@ -16,15 +23,15 @@
 //   - [github.com/cc532012/drpc/daemon/metrics]: a Prometheus collector for
 //     the transport's drpc.Stats and the /metrics HTTP endpoint.
 //   - [github.com/cc532012/drpc/daemon/rundir]: the default runtime directory
-//     of a daemon and its safe creation.
+//     of a daemon, its creation (and removal of what was made), and the
+//     check that no other user could change it or a directory above it.
 //   - [github.com/cc532012/drpc/daemon/version]: the module version from the
 //     build information.
 //   - [github.com/cc532012/drpc/daemon/cli]: the cobra pieces both daemons
-//     share: common flags and config keys, the start, config dump and
-//     version commands (NewDaemon), exit codes and one-line error messages.
-//   - [github.com/cc532012/drpc/daemon/lifecycle]: a daemon's life from
-//     start to stop: the socket systemd passed, signals, READY=1, the
-//     metrics URL on stdout, STOPPING=1, a bounded shutdown.
+//     share: the effective configuration of a command (defaults, file,
+//     flags), with each key and its flag declared once on the config
+//     struct; the config dump and version commands; exit codes and one-line
+//     error messages.
 //   - [github.com/cc532012/drpc/daemon/sockowner]: which process listens on
 //     a socket, for the error of a daemon whose socket is in use.
 //   - [github.com/cc532012/drpc/daemon/daemontest]: test helpers the

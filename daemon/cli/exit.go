@@ -134,3 +134,10 @@ func Stdout(cmd *cobra.Command) io.Writer {
 	}
 	return cmd.OutOrStdout()
 }
+
+// Changed reports whether the flag name (of cmd or inherited from a parent)
+// was given on the command line.
+func Changed(cmd *cobra.Command, name string) bool {
+	f := cmd.Flag(name)
+	return f != nil && f.Changed
+}

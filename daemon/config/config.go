@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cc532012/drpc/daemon/rundir"
 )
 
 // MaxFileSize is the largest configuration file Load reads: a daemon's
@@ -19,29 +21,31 @@ const MaxFileSize = 1 << 20
 
 // Load reads the YAML file at path into dst, a pointer to a struct that holds
 // the defaults: keys the file names replace them, the others stay. See Decode
-// for the rules. A file that cannot be read is an *Error of kind ErrRead that
-// also wraps the operating system's error (errors.Is(err, fs.ErrNotExist)).
-func Load(path string, dst any) error {
+// for the rules. It returns where each key of the file is, so that a later
+// check of a value can name its line (Source.Locate). A file that cannot be
+// read is an *Error of kind ErrRead that also wraps the operating system's
+// error (errors.Is(err, fs.ErrNotExist)).
+func Load(path string, dst any) (*Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
+		return nil, &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
+		return nil, &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
 	}
 	if !st.Mode().IsRegular() {
-		return &Error{File: path, Kind: ErrRead, Msg: fmt.Sprintf("not a regular file (%s): give the path of a YAML file", st.Mode().Type())}
+		return nil, &Error{File: path, Kind: ErrRead, Msg: fmt.Sprintf("not a regular file (it is %s): give the path of a YAML file", rundir.Kind(st.Mode()))}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
+		return nil, &Error{File: path, Kind: ErrRead, Err: err, Msg: readMessage(err)}
 	}
 	if len(data) > MaxFileSize {
-		return &Error{File: path, Kind: ErrTooLarge, Msg: fmt.Sprintf("larger than %d bytes: is it the right file?", MaxFileSize)}
+		return nil, &Error{File: path, Kind: ErrTooLarge, Msg: fmt.Sprintf("larger than %d bytes: is it the right file?", MaxFileSize)}
 	}
-	return Decode(data, path, dst)
+	return decode(data, path, dst)
 }
 
 func readMessage(err error) string {
@@ -59,51 +63,53 @@ func readMessage(err error) string {
 // it may be empty.
 //
 // Decoding is strict: data must hold at most one YAML document, which must be
-// a mapping; every key must be a field of the struct (by its yaml tag) and
-// appear once; every value must fit its field. Empty data, or a document that
-// is only a comment or null, leaves dst unchanged. Each problem is an *Error
-// naming the line and key; several are joined with errors.Join.
+// a mapping, indented with spaces; every key must be a field of the struct
+// (by its yaml tag) and appear once; every value must fit its field. Empty
+// data, or a document that is only a comment or null, leaves dst unchanged.
+// Each problem is an *Error naming the line and key; several are joined
+// with errors.Join.
 //
 // dst is only changed if decoding succeeds. (Maps in dst are shared with the
 // result: a mapping in data adds to a non-nil map of the defaults.)
 // Decode never panics on bad input.
-func Decode(data []byte, name string, dst any) (err error) {
+func Decode(data []byte, name string, dst any) error {
+	_, err := decode(data, name, dst)
+	return err
+}
+
+func decode(data []byte, name string, dst any) (src *Source, err error) {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("config: decode %s: destination must be a non-nil pointer, not %T", name, dst)
+		return nil, fmt.Errorf("config: decode %s: destination must be a non-nil pointer, not %T", name, dst)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &Error{File: name, Kind: ErrSyntax, Msg: fmt.Sprintf("cannot parse the file: %v", r)}
+			src, err = nil, &Error{File: name, Kind: ErrSyntax, Msg: fmt.Sprintf("cannot parse the file: %v", r)}
 		}
 	}()
-
+	src = &Source{File: name, lines: map[string]int{}}
+	if e := tabIndent(data, name); e != nil {
+		return nil, e
+	}
 	root, err := parseOne(data, name)
 	if err != nil || root == nil {
-		return err
+		return src, err
 	}
-
+	c := &checker{name: name}
+	c.check(root, rv.Elem().Type(), "", 0)
+	if len(c.problems) > 0 {
+		return nil, errors.Join(c.problems...)
+	}
 	// Decode into a copy, so that dst keeps its values if decoding fails.
 	tmp := reflect.New(rv.Elem().Type())
 	tmp.Elem().Set(rv.Elem())
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(tmp.Interface()); err != nil {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			// The document parsed above: this is a value that a custom
-			// decoder refused.
-			return &Error{File: name, Kind: ErrBadValue, Err: err, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		}
-		idx := indexKeys(root)
-		errs := make([]error, 0, len(te.Errors))
-		for _, msg := range te.Errors {
-			errs = append(errs, typeProblem(name, msg, idx, rv.Elem().Type()))
-		}
-		return errors.Join(errs...)
+	if err := root.Decode(tmp.Interface()); err != nil {
+		// The checks above found nothing: this should not happen.
+		return nil, &Error{File: name, Kind: ErrBadValue, Err: err, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	rv.Elem().Set(tmp.Elem())
-	return nil
+	src.index(root, "", 0)
+	return src, nil
 }
 
 // parseOne parses data into its node tree and checks that it holds at most

@@ -150,26 +150,31 @@ func TestLoad(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	require.NoError(t, os.WriteFile(good, []byte("cache_size: 9\n"), 0o644))
 	s := defaults()
-	require.NoError(t, config.Load(good, &s))
+	src, err := config.Load(good, &s)
+	require.NoError(t, err)
+	line, ok := src.Line("cache_size")
+	assert.True(t, ok)
+	assert.Equal(t, 1, line)
 	assert.Equal(t, 9, s.CacheSize)
 	assert.Equal(t, "/run/x", s.RuntimeDir)
 
-	err := config.Load(filepath.Join(dir, "missing.yaml"), &s)
+	_, err = config.Load(filepath.Join(dir, "missing.yaml"), &s)
 	require.ErrorIs(t, err, config.ErrRead)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	assert.Contains(t, err.Error(), "missing.yaml: no such file")
 
-	err = config.Load(dir, &s)
+	_, err = config.Load(dir, &s)
 	require.ErrorIs(t, err, config.ErrRead)
 	assert.Contains(t, err.Error(), "not a regular file")
 
 	big := filepath.Join(dir, "big.yaml")
 	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte("#\n"), config.MaxFileSize), 0o644))
-	require.ErrorIs(t, config.Load(big, &s), config.ErrTooLarge)
+	_, err = config.Load(big, &s)
+	require.ErrorIs(t, err, config.ErrTooLarge)
 
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("cach_ttl: 1s\n"), 0o644))
-	err = config.Load(bad, &s)
+	_, err = config.Load(bad, &s)
 	require.ErrorIs(t, err, config.ErrUnknownKey)
 	assert.Equal(t, "config "+bad+`: line 1: unknown key "cach_ttl" (did you mean "cache_ttl"?)`, err.Error())
 }
@@ -228,5 +233,38 @@ func TestCustomDecoderError(t *testing.T) {
 	}
 	err := config.Decode([]byte("p: 1\n"), "c.yaml", &v)
 	require.ErrorIs(t, err, config.ErrBadValue)
-	assert.Equal(t, "config c.yaml: picky refuses", err.Error())
+	assert.Equal(t, `config c.yaml: line 1: bad value "1" for key "p": picky refuses`, err.Error())
+}
+
+func TestTabIndent(t *testing.T) {
+	var s sample
+	err := config.Decode([]byte("log:\n  level: debug\n\tformat: json\n"), "t.yaml", &s)
+	require.ErrorIs(t, err, config.ErrSyntax)
+	assert.Equal(t, "config t.yaml: line 3: indented with a tab: YAML indents with spaces only", err.Error())
+}
+
+func TestSourceLocate(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("cache_size: 9\nlog:\n  level: loud\ngroups: [a, b]\n"), 0o644))
+	s := defaults()
+	src, err := config.Load(file, &s)
+	require.NoError(t, err)
+
+	checks := errors.Join(
+		errors.New("cache_size: 9 is not between 10 and 20"),
+		errors.New("log.level: unknown level \"loud\""),
+		errors.New("runtime_dir: not in the file"),
+		errors.New("groups[1]: not a group"),
+	)
+	located := src.Locate(checks, nil)
+	assert.Equal(t, "config "+file+": line 1: cache_size: 9 is not between 10 and 20\n"+
+		"config "+file+": line 3: log.level: unknown level \"loud\"\n"+
+		"runtime_dir: not in the file\n"+
+		"config "+file+": line 4: groups[1]: not a group", located.Error())
+	assert.ErrorIs(t, located, config.ErrBadValue)
+
+	flagged := src.Locate(errors.New("cache_size: 9 is not between 10 and 20"), map[string]bool{"cache_size": true})
+	assert.Equal(t, "cache_size: 9 is not between 10 and 20", flagged.Error(), "a key a flag set is not the file's")
+	assert.NoError(t, src.Locate(nil, nil))
 }

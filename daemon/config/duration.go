@@ -41,12 +41,11 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // UnmarshalYAML reads a duration such as "1m30s" from a YAML scalar.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: bad value: want a duration such as \"1m30s\", got %s", n.Line, nodeKindName(n.Kind))}}
+		return fmt.Errorf("want a duration such as \"1m30s\", got %s", nodeKindName(n.Kind))
 	}
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: bad value %q: %s", n.Line, n.Value, durationHint)}}
+		return fmt.Errorf("%s", durationHint)
 	}
 	*d = Duration(v)
 	return nil

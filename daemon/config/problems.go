@@ -1,300 +1,186 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// The messages of yaml.TypeError that Decode turns into *Error values. The
-// YAML library reports problems as text only; the patterns below are its
-// message formats (go.yaml.in/yaml/v3), and anything else is kept verbatim.
-var (
-	reLine      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	reSyntax    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	reNotFound  = regexp.MustCompile(`^field (.*) not found in type (.*)$`)
-	reDuplicate = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
-	reSetTwice  = regexp.MustCompile(`^field (.*) already set in type (.*)$`)
-	reCannot    = regexp.MustCompile("^cannot unmarshal (\\S+)(?: `(.*)`)? into (.+)$")
-	reBadValue  = regexp.MustCompile(`^bad value(?: (".*"))?: (.*)$`)
-)
+// The problems of a document are found on its node tree, against the type
+// it decodes into, before anything is decoded: an unknown key (with the
+// closest known one), a key given twice, a value of the wrong kind or form,
+// each with its line and dotted key. Nothing here reads the YAML library's
+// error messages: only syntax errors, which have no tree, pass its message
+// on as it is.
 
+// maxDepth bounds the nesting a document may have.
+const maxDepth = 64
+
+// syntaxError is the *Error of a document that does not parse.
 func syntaxError(name string, err error) *Error {
-	msg := err.Error()
-	if m := reSyntax.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: line, Kind: ErrSyntax, Err: err, Msg: "YAML syntax: " + m[2]}
+	return &Error{File: name, Kind: ErrSyntax, Err: err, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// tabIndent returns the *Error of the first line of data indented with a
+// tab, or nil: YAML indents with spaces only, and the library's own message
+// for it ("found character that cannot start any token") does not say so.
+func tabIndent(data []byte, name string) *Error {
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		indent := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
+		if bytes.IndexByte(indent, '\t') >= 0 && len(bytes.TrimSpace(line)) > 0 && !bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
+			return &Error{File: name, Line: i + 1, Kind: ErrSyntax, Msg: "indented with a tab: YAML indents with spaces only"}
+		}
 	}
-	return &Error{File: name, Kind: ErrSyntax, Err: err, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	return nil
 }
 
-// entry is one key of the document: its dotted path and its nodes.
-type entry struct {
-	path       string
-	key, value *yaml.Node
+// checker collects the problems of a document.
+type checker struct {
+	name     string
+	problems []error
 }
 
-// keyIndex finds the keys of a document by line.
-type keyIndex struct {
-	entries []entry
+func (c *checker) add(n *yaml.Node, kind error, key, format string, args ...any) {
+	c.problems = append(c.problems, &Error{File: c.name, Line: n.Line, Key: key, Kind: kind, Msg: fmt.Sprintf(format, args...)})
 }
 
-func indexKeys(root *yaml.Node) *keyIndex {
-	idx := &keyIndex{}
-	idx.walk(root, "", 0)
-	return idx
-}
-
-func (idx *keyIndex) walk(n *yaml.Node, path string, depth int) {
-	if n == nil || depth > 100 {
+// check checks node n, at the dotted key path, against type t.
+func (c *checker) check(n *yaml.Node, t reflect.Type, path string, depth int) {
+	if depth > maxDepth {
+		c.add(n, ErrSyntax, path, "nested more than %d levels deep", maxDepth)
 		return
 	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // keeps the default
+	}
+	t = deref(t)
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			c.badValue(n, path, err.Error())
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			c.badValue(n, path, "want a mapping (key: value lines), got "+nodeKindName(n.Kind))
+			return
+		}
+		c.mapping(n, path, func(k *yaml.Node, p string) (reflect.Type, bool) {
+			f, ok := fieldByKey(t, k.Value)
+			if !ok {
+				c.unknownKey(k, t, path, p)
 			}
-			idx.entries = append(idx.entries, entry{path: p, key: k, value: v})
-			idx.walk(v, p, depth+1)
+			return f.Type, ok
+		}, depth)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			c.badValue(n, path, "want a mapping (key: value lines), got "+nodeKindName(n.Kind))
+			return
 		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			idx.walk(c, fmt.Sprintf("%s[%d]", path, i), depth+1)
+		c.mapping(n, path, func(k *yaml.Node, p string) (reflect.Type, bool) {
+			if err := k.Decode(reflect.New(t.Key()).Interface()); err != nil {
+				c.add(k, ErrBadValue, p, "bad key %q under %q: want %s", k.Value, path, describe(t.Key()))
+				return nil, false
+			}
+			return t.Elem(), true
+		}, depth)
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			c.badValue(n, path, "want a list, got "+nodeKindName(n.Kind))
+			return
+		}
+		for i, e := range n.Content {
+			c.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	case reflect.Interface:
+	default:
+		if n.Kind != yaml.ScalarNode {
+			c.badValue(n, path, fmt.Sprintf("want %s, got %s", describe(t), nodeKindName(n.Kind)))
+			return
+		}
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			c.badValue(n, path, "want "+describe(t))
 		}
 	}
 }
 
-// keyOnLine returns the entry whose key is name on line.
-func (idx *keyIndex) keyOnLine(line int, name string) (entry, bool) {
-	for _, e := range idx.entries {
-		if e.key.Line == line && e.key.Value == name {
-			return e, true
-		}
-	}
-	return entry{}, false
-}
-
-// valueOnLine returns the entry whose value starts on line and matches the
-// (possibly shortened) value the YAML library quoted; failing that, the
-// entry whose key does (a map key that does not fit the map's key type, with
-// isKey set); failing that, the last key on the line.
-func (idx *keyIndex) valueOnLine(line int, quoted string, haveQuoted bool) (e entry, isKey, ok bool) {
-	match := func(v string) bool {
-		if !haveQuoted {
-			return true
-		}
-		if strings.HasSuffix(quoted, "...") {
-			return strings.HasPrefix(v, strings.TrimSuffix(quoted, "..."))
-		}
-		return v == quoted
-	}
-	for _, e := range idx.entries {
-		if e.value.Line != line {
+// mapping checks the entries of the mapping n at path: each key is a
+// scalar given once, and field returns the type of its value (false for a
+// key already reported).
+func (c *checker) mapping(n *yaml.Node, path string, field func(k *yaml.Node, p string) (reflect.Type, bool), depth int) {
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			c.add(k, ErrBadValue, path, "a key under %q is %s: keys are plain names", path, nodeKindName(k.Kind))
 			continue
 		}
-		if e.value.Kind == yaml.ScalarNode && match(e.value.Value) || e.value.Kind != yaml.ScalarNode && !haveQuoted {
-			return e, false, true
+		p := join(path, k.Value)
+		if line, dup := first[k.Value]; dup {
+			c.add(k, ErrDuplicateKey, p, "key %q given again (first at line %d): give each key once", p, line)
+			continue
+		}
+		first[k.Value] = k.Line
+		if t, ok := field(k, p); ok {
+			c.check(v, t, p, depth+1)
 		}
 	}
-	for _, e := range idx.entries {
-		if e.key.Line == line && match(e.key.Value) {
-			return e, true, true
-		}
-	}
-	for i := len(idx.entries) - 1; i >= 0; i-- {
-		if e := idx.entries[i]; e.key.Line == line || e.value.Line == line {
-			return e, false, true
-		}
-	}
-	return entry{}, false, false
 }
 
-// typeProblem turns one message of a yaml.TypeError into an *Error.
-func typeProblem(name, msg string, idx *keyIndex, root reflect.Type) *Error {
-	m := reLine.FindStringSubmatch(msg)
-	if m == nil {
-		return &Error{File: name, Kind: ErrBadValue, Msg: msg}
+func (c *checker) badValue(n *yaml.Node, path, why string) {
+	if n.Kind == yaml.ScalarNode {
+		c.add(n, ErrBadValue, path, "bad value %q for key %q: %s", n.Value, path, why)
+		return
 	}
-	line, _ := strconv.Atoi(m[1])
-	rest := m[2]
-	e := &Error{File: name, Line: line, Kind: ErrBadValue}
-
-	if sm := reNotFound.FindStringSubmatch(rest); sm != nil {
-		key := sm[1]
-		e.Kind = ErrUnknownKey
-		e.Key = key
-		parent := ""
-		if en, ok := idx.keyOnLine(line, key); ok {
-			e.Key = en.path
-			parent = strings.TrimSuffix(strings.TrimSuffix(en.path, key), ".")
-		}
-		e.Msg = fmt.Sprintf("unknown key %q", e.Key)
-		if s := suggest(key, fieldNames(typeAt(root, parent))); s != "" {
-			if parent != "" {
-				s = parent + "." + s
-			}
-			e.Msg += fmt.Sprintf(" (did you mean %q?)", s)
-		} else if names := fieldNames(typeAt(root, parent)); len(names) > 0 && len(names) <= 20 {
-			e.Msg += fmt.Sprintf(" (known keys: %s)", strings.Join(names, ", "))
-		}
-		return e
-	}
-	if sm := reDuplicate.FindStringSubmatch(rest); sm != nil {
-		key, err := strconv.Unquote(sm[1])
-		if err != nil {
-			key = sm[1]
-		}
-		e.Kind = ErrDuplicateKey
-		e.Key = key
-		if en, ok := idx.keyOnLine(line, key); ok {
-			e.Key = en.path
-		}
-		e.Msg = fmt.Sprintf("key %q given again (first at line %s): give each key once", e.Key, sm[2])
-		return e
-	}
-	if sm := reSetTwice.FindStringSubmatch(rest); sm != nil {
-		e.Kind = ErrDuplicateKey
-		e.Key = sm[1]
-		e.Msg = fmt.Sprintf("key %q given twice: give each key once", sm[1])
-		return e
-	}
-	if sm := reCannot.FindStringSubmatch(rest); sm != nil {
-		tag, quoted, into := sm[1], sm[2], sm[3]
-		haveQuoted := strings.Contains(rest, "`")
-		want := describeType(into)
-		got := describeTag(tag)
-		en, isKey, ok := idx.valueOnLine(line, quoted, haveQuoted)
-		switch {
-		case ok && isKey:
-			e.Key = en.path
-			e.Msg = fmt.Sprintf("bad key %q under %q: want %s", en.key.Value, parentPath(en.path), want)
-		case ok:
-			e.Key = en.path
-			if haveQuoted {
-				e.Msg = fmt.Sprintf("bad value %q for key %q: want %s", en.value.Value, en.path, want)
-			} else {
-				e.Msg = fmt.Sprintf("bad value for key %q: want %s, got %s", en.path, want, got)
-			}
-		case haveQuoted:
-			e.Msg = fmt.Sprintf("bad value %q: want %s", quoted, want)
-		default:
-			e.Msg = fmt.Sprintf("bad value: want %s, got %s", want, got)
-		}
-		return e
-	}
-	if sm := reBadValue.FindStringSubmatch(rest); sm != nil {
-		quoted := ""
-		if sm[1] != "" {
-			if q, err := strconv.Unquote(sm[1]); err == nil {
-				quoted = q
-			}
-		}
-		en, _, ok := idx.valueOnLine(line, quoted, sm[1] != "")
-		switch {
-		case ok && sm[1] != "":
-			e.Key = en.path
-			e.Msg = fmt.Sprintf("bad value %s for key %q: %s", sm[1], en.path, sm[2])
-		case ok:
-			e.Key = en.path
-			e.Msg = fmt.Sprintf("bad value for key %q: %s", en.path, sm[2])
-		default:
-			e.Msg = rest
-		}
-		return e
-	}
-	if en, _, ok := idx.valueOnLine(line, "", false); ok {
-		e.Key = en.path
-		e.Msg = fmt.Sprintf("key %q: %s", en.path, rest)
-		return e
-	}
-	e.Msg = rest
-	return e
+	c.add(n, ErrBadValue, path, "bad value for key %q: %s", path, why)
 }
 
-func parentPath(p string) string {
-	if i := strings.LastIndexByte(p, '.'); i >= 0 {
-		return p[:i]
+func (c *checker) unknownKey(k *yaml.Node, t reflect.Type, parent, p string) {
+	msg := fmt.Sprintf("unknown key %q", p)
+	names := fieldNames(t)
+	if s := Suggest(k.Value, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", join(parent, s))
+	} else if len(names) > 0 && len(names) <= 20 {
+		msg += fmt.Sprintf(" (known keys: %s)", strings.Join(names, ", "))
 	}
-	return p
+	c.add(k, ErrUnknownKey, p, "%s", msg)
 }
 
-func describeTag(tag string) string {
-	switch tag {
-	case "!!map":
-		return "a mapping"
-	case "!!seq":
-		return "a list"
-	case "!!str":
-		return "a string"
-	case "!!int":
-		return "an integer"
-	case "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!null":
-		return "nothing"
-	}
-	return "a " + strings.TrimPrefix(tag, "!!")
-}
-
-// describeType says in words what a Go type (as the YAML library names it)
-// wants.
-func describeType(t string) string {
-	t = strings.TrimLeft(t, "*")
-	switch t {
-	case "int", "int8", "int16", "int32", "int64":
-		return "an integer"
-	case "uint", "uint8", "uint16", "uint32", "uint64", "uintptr":
-		return "a whole number (0 or more)"
-	case "float32", "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "string":
-		return "a string"
-	case "time.Duration":
-		return `a duration in nanoseconds (use "1m30s" where the key takes a duration)`
-	}
-	switch {
-	case strings.HasPrefix(t, "map["):
-		return "a mapping (key: value lines)"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	}
-	return "a value of type " + t
-}
-
-// typeAt returns the struct type at the dotted key path below root, or nil.
-func typeAt(root reflect.Type, path string) reflect.Type {
-	t := deref(root)
+func join(path, key string) string {
 	if path == "" {
-		return t
+		return key
 	}
-	for seg := range strings.SplitSeq(path, ".") {
-		if i := strings.IndexByte(seg, '['); i >= 0 {
-			seg = seg[:i]
-		}
-		if t == nil || t.Kind() != reflect.Struct {
-			return nil
-		}
-		f, ok := fieldByKey(t, seg)
-		if !ok {
-			return nil
-		}
-		t = deref(f.Type)
-		for t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Map || t.Kind() == reflect.Array) {
-			t = deref(t.Elem())
-		}
+	return path + "." + key
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// describe says in words what a value of type t must be.
+func describe(t reflect.Type) string {
+	switch deref(t).Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "a whole number (0 or more)"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct:
+		return "a mapping (key: value lines)"
+	case reflect.Slice, reflect.Array:
+		return "a list"
 	}
-	return t
+	return "a value of type " + t.String()
 }
 
 func deref(t reflect.Type) reflect.Type {
@@ -362,43 +248,60 @@ func fieldNames(t reflect.Type) []string {
 	return names
 }
 
-// suggest returns the known key closest to key, if it is close enough to be
-// a typo.
-func suggest(key string, known []string) string {
+// Suggest returns the one of known closest to word, if it is close enough
+// to be a typo of it (an edit distance of at most a third of its length,
+// and at least 2), or "". The daemons suggest configuration keys with it,
+// the tools flag values and names.
+func Suggest(word string, known []string) string {
 	best, bestDist := "", 0
 	for _, k := range known {
-		d := editDistance(strings.ToLower(key), k)
+		d := editDistance(strings.ToLower(word), strings.ToLower(k))
 		if best == "" || d < bestDist {
 			best, bestDist = k, d
 		}
 	}
-	if best == "" || bestDist > max(2, len(key)/3) {
+	if best == "" || bestDist > max(2, len(word)/3) {
 		return ""
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b (in bytes; keys
-// are ASCII).
+// editDistance is the Levenshtein distance between a and b, in runes.
 func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b))
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 256 || len(rb) > 256 {
+		return max(len(ra), len(rb))
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
+	for i := 1; i <= len(ra); i++ {
 		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return prev[len(rb)]
+}
+
+// errorsOf returns the problems of a joined error, one by one.
+func errorsOf(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, errorsOf(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }

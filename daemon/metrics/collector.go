@@ -46,6 +46,9 @@ type Collector struct {
 	hangUps         prometheus.Counter
 	tooLarge        prometheus.Counter
 	unknownMethods  prometheus.Counter
+	overMemory      prometheus.Counter
+	idleTimeouts    prometheus.Counter
+	messageTimeouts prometheus.Counter
 
 	// methods maps a method's IDs to its series. It is copied on write, so
 	// that the call path reads it without a lock.
@@ -115,6 +118,9 @@ func New(opts Options) *Collector {
 		hangUps:         counter("hangups_total", "dRPC clients that hung up while their call was running."),
 		tooLarge:        counter("messages_too_large_total", "dRPC calls refused for exceeding the message size limit."),
 		unknownMethods:  counter("unknown_methods_total", "dRPC calls to a module or method the server does not serve."),
+		overMemory:      counter("over_memory_limit_total", "dRPC calls refused because they needed more receive memory than the limits allow."),
+		idleTimeouts:    counter("idle_timeouts_total", "dRPC sessions closed after the idle timeout."),
+		messageTimeouts: counter("message_timeouts_total", "dRPC sessions closed because the rest of a message did not arrive in time."),
 	}
 	empty := map[methodKey]*methodSeries{}
 	c.methods.Store(&empty)
@@ -211,6 +217,12 @@ func (c *Collector) ServerEvent(e drpc.ServerEvent) {
 		c.hangUps.Inc()
 	case drpc.EventUnknownMethod:
 		c.unknownMethods.Inc()
+	case drpc.EventOverMemoryLimit:
+		c.overMemory.Inc()
+	case drpc.EventIdleTimeout:
+		c.idleTimeouts.Inc()
+	case drpc.EventMessageTimeout:
+		c.messageTimeouts.Inc()
 	}
 }
 
@@ -218,6 +230,7 @@ func (c *Collector) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		c.callsStarted, c.callsFinished, c.duration, c.requestBytes, c.replyBytes,
 		c.sessionsOpen, c.sessionsOpened, c.sessionsRefused, c.malformed, c.hangUps, c.tooLarge, c.unknownMethods,
+		c.overMemory, c.idleTimeouts, c.messageTimeouts,
 	}
 }
 

@@ -21,6 +21,9 @@
 //	drpc_server_hangups_total
 //	drpc_server_messages_too_large_total
 //	drpc_server_unknown_methods_total
+//	drpc_server_over_memory_limit_total
+//	drpc_server_idle_timeouts_total
+//	drpc_server_message_timeouts_total
 //
 // Labels: module is the numeric module ID ("1"), method the method's full
 // name (drpc.Method's String(), e.g.

@@ -37,7 +37,8 @@ func TestCollectorCounts(t *testing.T) {
 	c.CallFinished(echoMethod, drpc.Status(42), time.Millisecond, 0)
 	for _, e := range []drpc.ServerEvent{drpc.EventSessionOpened, drpc.EventSessionOpened, drpc.EventSessionClosed,
 		drpc.EventSessionRefused, drpc.EventMalformedPacket, drpc.EventHangUp, drpc.EventMessageTooLarge,
-		drpc.EventUnknownMethod, drpc.EventUnknownMethod, drpc.ServerEvent(99)} {
+		drpc.EventUnknownMethod, drpc.EventUnknownMethod, drpc.EventOverMemoryLimit, drpc.EventIdleTimeout, drpc.EventIdleTimeout,
+		drpc.EventMessageTimeout, drpc.ServerEvent(99)} {
 		c.ServerEvent(e)
 	}
 
@@ -66,6 +67,9 @@ func TestCollectorCounts(t *testing.T) {
 		{"drpc_server_hangups_total", nil, 1},
 		{"drpc_server_messages_too_large_total", nil, 1},
 		{"drpc_server_unknown_methods_total", nil, 2},
+		{"drpc_server_over_memory_limit_total", nil, 1},
+		{"drpc_server_idle_timeouts_total", nil, 2},
+		{"drpc_server_message_timeouts_total", nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+strings.Join(tt.labels, ","), func(t *testing.T) {
@@ -85,9 +89,9 @@ func TestCollectorOptions(t *testing.T) {
 	v, ok := s.Value("x_agent_calls_started_total", "daemon", "agent", "module", "1")
 	require.True(t, ok)
 	assert.Equal(t, 1.0, v)
-	// 7 server series, and started, duration, request and reply bytes of
+	// 10 server series, and started, duration, request and reply bytes of
 	// the one method seen.
-	assert.Equal(t, 11, testutil.CollectAndCount(c))
+	assert.Equal(t, 14, testutil.CollectAndCount(c))
 }
 
 func TestCollectorConcurrent(t *testing.T) {

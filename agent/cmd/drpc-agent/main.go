@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -16,7 +15,7 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/agent"
 	"github.com/cc532012/drpc/daemon/cli"
-	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/drpc/auth"
 )
 
@@ -36,59 +35,30 @@ Make a key once, then start the agent:
 
 // newRoot builds the command tree.
 func newRoot() *cobra.Command {
-	var sf startFlags
-	root, _ := cli.NewDaemon(cli.Daemon[agent.Config]{
-		Name:       "drpc-agent",
-		Short:      "dRPC security agent: signed credentials for local processes",
-		Long:       long,
-		StartShort: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
-		Defaults:   agent.DefaultConfig,
-		AddFlags:   sf.add,
-		ApplyFlags: sf.apply,
-		Start: func(cmd *cobra.Command, cfg agent.Config, log *slog.Logger) error {
-			return agent.Run(cmd.Context(), cfg, agent.RunOptions{Options: agent.Options{Logger: log}, Stdout: cmd.OutOrStdout()})
+	root := cli.NewRoot("drpc-agent", "dRPC security agent: signed credentials for local processes", long)
+	load := cli.NewLoader(agent.DefaultConfig)
+	start := load.AddFlags(&cobra.Command{
+		Use:   "start",
+		Short: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load.Load(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := cfg.Logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			a, err := agent.New(cfg, agent.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			return host.Run(cmd.Context(), a.Host, host.RunOptions{Stdout: cmd.OutOrStdout()})
 		},
 	})
-	root.AddCommand(genKeyCommand())
+	root.AddCommand(start, cli.ConfigCommand(load), cli.VersionCommand(), genKeyCommand())
 	return root
-}
-
-// startFlags are the flags of start (and config dump) that override the
-// configuration file's keys.
-type startFlags struct {
-	runtimeDir    string
-	keyFile       string
-	origin        string
-	allowInsecure bool
-	cacheTTL      config.Duration
-}
-
-func (f *startFlags) add(fs *cli.FlagSet) {
-	def := agent.DefaultConfig()
-	fs.StringVar(&f.runtimeDir, "runtime-dir", def.RuntimeDir, "`DIR` for the socket (DIR/"+agent.SocketName+") [config: runtime_dir]")
-	fs.StringVar(&f.keyFile, "key", "", "private key `FILE` that signs credentials (see gen-key) [config: key_file]")
-	fs.StringVar(&f.origin, "origin", def.Origin, "`NAME` of this agent in credentials [config: origin]")
-	fs.BoolVar(&f.allowInsecure, "allow-insecure", false, "run without a key: credentials carry only a digest (tests only) [config: allow_insecure]")
-	f.cacheTTL = def.CacheTTL
-	fs.Var(&f.cacheTTL, "cache-ttl", "reuse a credential for the same identity for `DURATION` (0 turns the cache off) [config: cache_ttl]")
-}
-
-func (f *startFlags) apply(cmd *cobra.Command, cfg *agent.Config) {
-	if cli.Changed(cmd, "runtime-dir") {
-		cfg.RuntimeDir = f.runtimeDir
-	}
-	if cli.Changed(cmd, "key") {
-		cfg.KeyFile = f.keyFile
-	}
-	if cli.Changed(cmd, "origin") {
-		cfg.Origin = f.origin
-	}
-	if cli.Changed(cmd, "allow-insecure") {
-		cfg.AllowInsecure = f.allowInsecure
-	}
-	if cli.Changed(cmd, "cache-ttl") {
-		cfg.CacheTTL = f.cacheTTL
-	}
 }
 
 const genKeyLong = `gen-key makes the agent's signing key: FILE, the private key (PKCS#8 PEM,
@@ -121,7 +91,7 @@ func genKeyCommand() *cobra.Command {
 		Example: "  drpc-agent gen-key --out /etc/drpc/agent.key\n  drpc-agent gen-key --type ed25519 --out /etc/drpc/agent.key   # drpc-server only",
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cli.Changed(cmd, "bits") {
+			if !cmd.Flags().Changed("bits") {
 				bits = 0
 			}
 			files, err := agent.GenerateKey(keyType, bits, out, force)
@@ -147,15 +117,5 @@ func genKeyCommand() *cobra.Command {
 	fs.IntVar(&bits, "bits", auth.DefaultRSABits, "RSA key size in `BITS`, 2048 to 16384 (rsa only)")
 	fs.StringVar(&out, "out", "", "write the private key to `FILE` and the public key to FILE.pub")
 	fs.BoolVar(&force, "force", false, "overwrite existing files")
-	// The global flags (--config, --log-*, --metrics-addr) do nothing here:
-	// do not list them in gen-key's help.
-	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
-		for _, name := range []string{cli.FlagConfig, cli.FlagLogLevel, cli.FlagLogFormat, cli.FlagMetricsAddr} {
-			if f := c.InheritedFlags().Lookup(name); f != nil {
-				f.Hidden = true
-			}
-		}
-		c.Parent().HelpFunc()(c, args)
-	})
 	return cmd
 }

@@ -250,5 +250,13 @@ gid_map: {}
 log_level: info
 log_format: json
 metrics_addr: ""
+limits:
+  max_sessions: 4096
+  max_sessions_per_uid: 1024
+  idle_timeout: 2m0s
+  message_timeout: 10s
+  max_message_size: 64MiB
+  max_receive_memory: 512MiB
+  max_receive_memory_per_uid: 128MiB
 `, stdout)
 }

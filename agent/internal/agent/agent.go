@@ -7,13 +7,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 
 	"github.com/cc532012/drpc/agent/internal/secagent"
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	"github.com/cc532012/drpc/daemon/metrics"
-	"github.com/cc532012/drpc/daemon/rundir"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 )
@@ -23,23 +20,22 @@ type Options struct {
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 	// Listener is a listening AF_UNIX SOCK_SEQPACKET socket to serve instead
-	// of creating RuntimeDir/daos_agent.sock: the socket systemd passed
-	// (socket activation), or a test's. The agent never removes its file.
+	// of creating RuntimeDir/daos_agent.sock: a test's. Without it the agent
+	// serves the socket systemd passed, if it was socket-activated. The
+	// agent never removes an inherited socket's file.
 	Listener *net.UnixListener
 }
 
-// Agent is a running (or ready to run) drpc-agent. Make one with New, then
-// Start it and Shutdown it; Run does all of it for the command line.
+// Agent is a drpc-agent: the security agent module on a daemon host. Make
+// one with New, then Start and Shutdown it (the host's), or give its Host
+// to host.Run.
 type Agent struct {
+	*host.Host
 	cfg Config
 	log *slog.Logger
 	svc *secagent.Service
-	ln  *net.UnixListener
 
-	mu         sync.Mutex // serializes Reload
-	srv        *drpc.DomainSocketServer
-	endpoint   *metrics.Endpoint
-	createdDir bool
+	mu sync.Mutex // serializes Reload
 }
 
 // New checks cfg, loads the signing key and prepares the security agent
@@ -61,8 +57,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		Signer:    signer,
 		Origin:    cfg.Origin,
 		CacheTTL:  cfg.cacheTTL(),
-		MaxAge:    cfg.CredentialMaxAge.Std(),
 		CacheSize: cfg.CacheSize,
+		MaxAge:    cfg.CredentialMaxAge.Std(),
 		UIDMap:    cfg.UIDMap,
 		GIDMap:    cfg.GIDMap,
 		Logger:    log,
@@ -70,7 +66,37 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, svc: svc, ln: opts.Listener}, nil
+	a := &Agent{cfg: cfg, log: log, svc: svc}
+	a.Host, err = host.New(host.Spec{
+		Name:       "agent",
+		Serving:    "credentials",
+		Dir:        cfg.RuntimeDir,
+		DirFlag:    "--runtime-dir (runtime_dir)",
+		CreateDir:  true,
+		DirMode:    RuntimeDirMode,
+		SocketName: SocketName,
+		SocketMode: SocketMode,
+		Modules:    []drpc.Module{svc.Module()},
+		Common:     cfg.Common,
+		Logger:     log,
+		Listener:   opts.Listener,
+		Hooks:      host.Hooks{Started: a.started, Reload: a.Reload},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// started logs what the agent serves with, once its socket serves.
+func (a *Agent) started(context.Context) error {
+	a.log.Info("agent serving credentials", "socket", a.SocketPath(), "origin", a.cfg.Origin,
+		"key", string(a.svc.KeyType()), "cache_ttl", a.cfg.CacheTTL.String())
+	a.cfg.logStartNotes(a.log)
+	if a.svc.KeyType() == auth.KeyNone {
+		a.log.Warn("agent runs without a signing key (allow_insecure): its credentials prove nothing")
+	}
+	return nil
 }
 
 // loadSigner returns the signer of cfg's key, or the insecure signer if cfg
@@ -100,107 +126,6 @@ func loadSigner(cfg Config) (*auth.Signer, error) {
 	return auth.NewSigner(key), nil
 }
 
-// Start makes the agent serve: it binds the metrics endpoint if one is
-// configured, creates the runtime directory if it is missing, and listens on
-// the socket (or serves the inherited listener). When it returns nil the
-// socket accepts connections. A socket where another agent listens is
-// refused with an error that names the socket and that process. If Start
-// fails, it undoes what it did.
-//
-// The agent serves until Shutdown, whatever becomes of ctx (its values are
-// kept for the server's handlers).
-func (a *Agent) Start(ctx context.Context) (err error) {
-	var stats drpc.ServerOption
-	if a.cfg.MetricsAddr != "" {
-		col := metrics.New(metrics.Options{})
-		col.AddMethods(authv1drpc.SecurityAgentServiceRequestCredentialsMethod)
-		reg, err := metrics.NewRegistry(col)
-		if err != nil {
-			return err
-		}
-		ep, err := metrics.Listen(a.cfg.MetricsAddr, reg, a.log)
-		if err != nil {
-			return err
-		}
-		a.endpoint = ep
-		stats = drpc.WithStats(col)
-		defer func() {
-			if err != nil {
-				_ = ep.Shutdown(context.Background())
-				a.endpoint = nil
-			}
-		}()
-	}
-	opts := []drpc.ServerOption{drpc.WithLogger(a.log), drpc.WithSocketMode(SocketMode)}
-	if stats != nil {
-		opts = append(opts, stats)
-	}
-
-	var srv *drpc.DomainSocketServer
-	if a.ln != nil {
-		srv, err = drpc.NewDomainSocketServerFromListener(a.ln, opts...)
-		if err != nil {
-			return fmt.Errorf("socket activation: %w", err)
-		}
-	} else {
-		created, err := rundir.Ensure(a.cfg.RuntimeDir, RuntimeDirMode)
-		if err != nil {
-			return err
-		}
-		a.createdDir = created
-		defer func() {
-			if err != nil {
-				a.removeDir()
-			}
-		}()
-		srv, err = drpc.NewDomainSocketServer(a.cfg.SocketPath(), opts...)
-		if err != nil {
-			return fmt.Errorf("agent socket: %w", err)
-		}
-	}
-	if err := srv.RegisterRPCModule(a.svc.Module()); err != nil {
-		return err
-	}
-	// The server stops at once when the context given to Start ends; the
-	// agent stops with Shutdown, which lets calls finish.
-	if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
-		if errors.Is(err, drpc.ErrSocketInUse) {
-			return socketInUse(a.cfg.SocketPath(), err)
-		}
-		if errors.Is(err, drpc.ErrNotSocket) {
-			return fmt.Errorf("agent socket: %w: remove that file, or choose another --runtime-dir", err)
-		}
-		return fmt.Errorf("agent socket: %w", err)
-	}
-	a.srv = srv
-	a.log.Info("agent serving credentials", "socket", srv.SocketPath(), "origin", a.cfg.Origin,
-		"key", string(a.svc.KeyType()), "cache_ttl", a.cfg.CacheTTL.String(), "activated", a.ln != nil)
-	if a.svc.KeyType() == auth.KeyNone {
-		a.log.Warn("agent runs without a signing key (allow_insecure): its credentials prove nothing")
-	}
-	a.cfg.logStartNotes(a.log)
-	return nil
-}
-
-// SocketPath returns the socket the agent serves.
-func (a *Agent) SocketPath() string {
-	if a.srv != nil {
-		return a.srv.SocketPath()
-	}
-	if a.ln != nil {
-		return a.ln.Addr().String()
-	}
-	return a.cfg.SocketPath()
-}
-
-// MetricsURL returns the URL of the metrics endpoint, or "" if there is none.
-func (a *Agent) MetricsURL() string {
-	if a.endpoint == nil {
-		return ""
-	}
-	return a.endpoint.URL()
-}
-
 // Reload re-reads the signing key and empties the credential cache (on
 // SIGUSR2). If the new key cannot be used, the agent keeps its old key (and
 // its cache) and Reload returns why.
@@ -216,34 +141,4 @@ func (a *Agent) Reload() error {
 	}
 	a.log.Info("agent reloaded: key read again, credential cache emptied", "key", string(signer.KeyType()))
 	return nil
-}
-
-// Shutdown stops the agent: it stops accepting connections, lets calls in
-// flight finish until ctx ends, removes the socket (never an inherited one)
-// and the runtime directory if Start created it and it is empty, and stops
-// the metrics endpoint.
-func (a *Agent) Shutdown(ctx context.Context) error {
-	var errs []error
-	if a.srv != nil {
-		if err := a.srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if a.endpoint != nil {
-		if err := a.endpoint.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	a.removeDir()
-	return errors.Join(errs...)
-}
-
-// removeDir removes the runtime directory if Start created it and it is
-// empty.
-func (a *Agent) removeDir() {
-	if a.createdDir {
-		if err := os.Remove(a.cfg.RuntimeDir); err == nil {
-			a.createdDir = false
-		}
-	}
 }

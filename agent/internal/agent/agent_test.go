@@ -27,6 +27,7 @@ import (
 	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/daemontest"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
 	"github.com/cc532012/drpc/daemon/rundir"
 	"github.com/cc532012/drpc/drpc"
@@ -182,7 +183,7 @@ func TestSecondAgentRefused(t *testing.T) {
 	second, err := agent.New(cfg, agent.Options{})
 	require.NoError(t, err)
 	err = second.Start(context.Background())
-	require.ErrorIs(t, err, agent.ErrSocketInUse)
+	require.ErrorIs(t, err, host.ErrSocketInUse)
 	require.ErrorIs(t, err, drpc.ErrSocketInUse)
 	assert.Contains(t, err.Error(), first.SocketPath())
 	assert.Contains(t, err.Error(), "process "+strconv.Itoa(os.Getpid()))
@@ -238,15 +239,13 @@ func TestRun(t *testing.T) {
 	var logs daemontest.SyncBuffer
 	ready := make(chan *agent.Agent, 1)
 	done := make(chan error, 1)
+	a, err := agent.New(cfg, agent.Options{Logger: logger(&logs)})
+	require.NoError(t, err)
 	go func() {
-		done <- agent.Run(context.Background(), cfg, agent.RunOptions{
-			Options: agent.Options{Logger: logger(&logs)},
-			Ready:   func(a *agent.Agent) { ready <- a },
-		})
+		done <- host.Run(context.Background(), a.Host, host.RunOptions{Ready: func() { ready <- a }})
 	}()
-	var a *agent.Agent
 	select {
-	case a = <-ready:
+	case <-ready:
 	case err := <-done:
 		t.Fatalf("Run returned early: %v", err)
 	case <-time.After(10 * time.Second):
@@ -269,13 +268,13 @@ func TestRun(t *testing.T) {
 		t.Fatal("Run did not return after SIGTERM")
 	}
 	assert.Equal(t, "STOPPING=1\nSTATUS=stopping", notify.Read(t))
-	_, err := os.Stat(cfg.SocketPath())
+	_, err = os.Stat(cfg.SocketPath())
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
-// TestRunNoKeyExitsEarly: Run returns the configuration error at once.
-func TestRunNoKeyExitsEarly(t *testing.T) {
-	err := agent.Run(context.Background(), testConfig(t), agent.RunOptions{})
+// TestNewNoKey: an agent without a key does not build.
+func TestNewNoKey(t *testing.T) {
+	_, err := agent.New(testConfig(t), agent.Options{})
 	require.ErrorIs(t, err, agent.ErrNoKey)
 }
 
@@ -507,7 +506,7 @@ func TestConfigDefaultsAndDump(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"runtime_dir", "key_file", "origin", "allow_insecure", "cache_ttl", "cache_size",
-		"credential_max_age", "uid_map", "gid_map", "log_level", "log_format", "metrics_addr"}, keys)
+		"credential_max_age", "uid_map", "gid_map", "log_level", "log_format", "metrics_addr", "limits"}, keys)
 
 	back := agent.DefaultConfig()
 	require.NoError(t, config.Decode(buf.Bytes(), "dump", &back))
@@ -530,7 +529,8 @@ log_format: json
 metrics_addr: :9191
 `), 0o644))
 	cfg := agent.DefaultConfig()
-	require.NoError(t, config.Load(path, &cfg))
+	_, err := config.Load(path, &cfg)
+	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, agent.Config{
 		RuntimeDir: "/run/x", KeyFile: "/etc/drpc/agent.key", Origin: "node1",
@@ -543,7 +543,7 @@ metrics_addr: :9191
 	assert.Equal(t, ":9191", cfg.MetricsAddr)
 
 	require.NoError(t, os.WriteFile(path, []byte("runtime_dir: /x\ncach_ttl: 1m\n"), 0o644))
-	err := config.Load(path, &cfg)
+	_, err = config.Load(path, &cfg)
 	require.ErrorIs(t, err, config.ErrUnknownKey)
 	assert.Equal(t, "config "+path+`: line 2: unknown key "cach_ttl" (did you mean "cache_ttl"?)`, err.Error())
 }

@@ -10,8 +10,8 @@ import (
 	"unicode"
 
 	"github.com/cc532012/drpc/agent/internal/secagent"
-	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/rundir"
 	"github.com/cc532012/drpc/drpc/auth"
 )
@@ -46,19 +46,19 @@ var ErrNoKey = errors.New("no signing key")
 // file, which the flags of `drpc-agent start` override.
 type Config struct {
 	// RuntimeDir holds the socket (RuntimeDir/daos_agent.sock).
-	RuntimeDir string `yaml:"runtime_dir"`
+	RuntimeDir string `yaml:"runtime_dir" flag:"runtime-dir" usage:"'DIR' for the socket (DIR/daos_agent.sock)"`
 	// KeyFile is the private key (PKCS#8 PEM, mode 0400 or 0600) that
 	// signs credentials.
-	KeyFile string `yaml:"key_file"`
+	KeyFile string `yaml:"key_file" flag:"key" usage:"private key 'FILE' that signs credentials (see gen-key)"`
 	// Origin names this agent in credentials; verifiers find the public
 	// key by it.
-	Origin string `yaml:"origin"`
+	Origin string `yaml:"origin" flag:"origin" usage:"'NAME' of this agent in credentials"`
 	// AllowInsecure lets the agent run without a key: credentials then
 	// carry only a digest, which proves nothing (for tests).
-	AllowInsecure bool `yaml:"allow_insecure"`
+	AllowInsecure bool `yaml:"allow_insecure" flag:"allow-insecure" usage:"run without a key: credentials carry only a digest (tests only)"`
 	// CacheTTL is how long a credential is reused for the same identity;
 	// 0 turns the cache off.
-	CacheTTL config.Duration `yaml:"cache_ttl"`
+	CacheTTL config.Duration `yaml:"cache_ttl" flag:"cache-ttl" usage:"reuse a credential for the same identity for 'DURATION' (0 turns the cache off)"`
 	// CacheSize bounds the number of cached identities.
 	CacheSize int `yaml:"cache_size"`
 	// CredentialMaxAge is the credential_max_age of the servers that verify
@@ -71,8 +71,8 @@ type Config struct {
 	UIDMap map[uint32]string `yaml:"uid_map"`
 	// GIDMap names gids that the user database does not know.
 	GIDMap map[uint32]string `yaml:"gid_map"`
-	// Common holds log_level, log_format and metrics_addr.
-	cli.Common `yaml:",inline"`
+	// Common holds log_level, log_format, metrics_addr and limits.
+	host.Common `yaml:",inline"`
 }
 
 // DefaultConfig returns the configuration the agent runs with when neither a
@@ -85,7 +85,7 @@ func DefaultConfig() Config {
 		CacheSize:  DefaultCacheSize,
 		UIDMap:     map[uint32]string{},
 		GIDMap:     map[uint32]string{},
-		Common:     cli.DefaultCommon(),
+		Common:     host.DefaultCommon(),
 	}
 }
 

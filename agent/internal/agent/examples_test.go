@@ -18,7 +18,8 @@ import (
 func TestShippedFiles(t *testing.T) {
 	dir := filepath.Join("..", "..", "systemd")
 	cfg := agent.DefaultConfig()
-	require.NoError(t, config.Load(filepath.Join(dir, "agent.yaml"), &cfg))
+	_, err := config.Load(filepath.Join(dir, "agent.yaml"), &cfg)
+	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, "/etc/drpc/agent.key", cfg.KeyFile)
 	assert.Equal(t, time.Minute, cfg.CacheTTL.Std())

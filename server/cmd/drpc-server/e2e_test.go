@@ -297,7 +297,7 @@ func TestBadStarts(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"socket dir missing", []string{"start", "--socket-dir", missing}, 1, []string{missing, "does not exist", "mkdir -p " + missing}},
+		{"socket dir missing", []string{"start", "--socket-dir", missing}, 1, []string{missing, "does not exist", "install -d -m 0755 " + missing}},
 		{"socket dir is a file", []string{"start", "--socket-dir", aFile}, 1, []string{aFile, "not a directory"}},
 		{"unknown config key", []string{"start", "--config", typo}, 1, []string{"config " + typo + `: line 2: unknown key "ping_intervall" (did you mean "ping_interval"?)`}},
 		{"bad config value", []string{"start", "--socket-dir", empty, "--config", badValue}, 1, []string{badValue, "line 1", "ping_interval"}},
@@ -356,6 +356,14 @@ max_events: 10
 log_level: info
 log_format: json
 metrics_addr: ""
+limits:
+  max_sessions: 4096
+  max_sessions_per_uid: 1024
+  idle_timeout: 2m0s
+  message_timeout: 10s
+  max_message_size: 64MiB
+  max_receive_memory: 512MiB
+  max_receive_memory_per_uid: 128MiB
 `, stdout)
 }
 

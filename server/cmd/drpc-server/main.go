@@ -7,13 +7,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cc532012/drpc/daemon/cli"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/server/internal/server"
 )
 
@@ -33,32 +33,39 @@ second, and prepares it for shutdown when it stops.
 
 // newRoot builds the command tree.
 func newRoot() *cobra.Command {
-	var sf startFlags
-	root, g := cli.NewDaemon(cli.Daemon[server.Config]{
-		Name:       "drpc-server",
-		Short:      "dRPC server daemon: engines, RAS events and credential validation",
-		Long:       long,
-		StartShort: "Serve engines and clients until SIGINT or SIGTERM",
-		Defaults:   server.DefaultConfig,
-		AddFlags:   func(fs *cli.FlagSet) { sf.add(fs, true) },
-		ApplyFlags: sf.apply,
-		Start: func(cmd *cobra.Command, cfg server.Config, log *slog.Logger) error {
-			return server.Run(cmd.Context(), cfg, server.RunOptions{Options: server.Options{Logger: log}, Stdout: cmd.OutOrStdout()})
+	root := cli.NewRoot("drpc-server", "dRPC server daemon: engines, RAS events and credential validation", long)
+	load := cli.NewLoader(server.DefaultConfig)
+	start := load.AddFlags(&cobra.Command{
+		Use:   "start",
+		Short: "Serve engines and clients until SIGINT or SIGTERM",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load.Load(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := cfg.Logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			s, err := server.New(cfg, server.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			return host.Run(cmd.Context(), s.Host, host.RunOptions{Stdout: cmd.OutOrStdout(), ShutdownTimeout: server.ShutdownTimeout})
 		},
 	})
 
 	var asJSON bool
-	var statusFlags startFlags
-	status := &cobra.Command{
+	status := load.AddFlags(&cobra.Command{
 		Use:   "status [--socket-dir DIR] [--json]",
 		Short: "Show the engines (index, rank, state, socket, last ping) and the last events of the running server",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := server.DefaultConfig()
-			if err := g.LoadConfig(&cfg); err != nil {
+			cfg, err := load.Load(cmd)
+			if err != nil {
 				return err
 			}
-			statusFlags.apply(cmd, &cfg)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			resp, err := server.FetchStatus(ctx, cfg.SocketPath())
@@ -70,33 +77,8 @@ func newRoot() *cobra.Command {
 			}
 			return server.WriteStatusText(cli.Stdout(cmd), resp, time.Now())
 		},
-	}
-	statusFlags.add(status.Flags(), false)
+	}, "socket_dir")
 	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON: {server, engines: [{index, rank, state, ...}], events: [...]}")
-	root.AddCommand(status)
+	root.AddCommand(start, status, cli.ConfigCommand(load), cli.VersionCommand())
 	return root
-}
-
-// startFlags are the flags of start (and config dump, and status for the
-// socket directory) that override the configuration file's keys.
-type startFlags struct {
-	socketDir string
-	keysDir   string
-}
-
-func (f *startFlags) add(fs *cli.FlagSet, keys bool) {
-	def := server.DefaultConfig()
-	fs.StringVar(&f.socketDir, "socket-dir", def.SocketDir, "`DIR` of the server's socket (DIR/"+server.SocketName+") and of the engines' sockets [config: socket_dir]")
-	if keys {
-		fs.StringVar(&f.keysDir, "keys-dir", def.KeysDir, "`DIR` of the public keys of trusted agents, <origin>.pub [config: keys_dir]")
-	}
-}
-
-func (f *startFlags) apply(cmd *cobra.Command, cfg *server.Config) {
-	if cli.Changed(cmd, "socket-dir") {
-		cfg.SocketDir = f.socketDir
-	}
-	if cli.Changed(cmd, "keys-dir") {
-		cfg.KeysDir = f.keysDir
-	}
 }

@@ -6,45 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
-	"time"
 
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/sockowner"
 )
-
-// Errors of the start-up checks; test with errors.Is.
-var (
-	// ErrSocketDir: the socket directory is missing or not a directory.
-	ErrSocketDir = errors.New("bad socket directory")
-	// ErrSocketInUse: another server listens on daos_server.sock.
-	ErrSocketInUse = errors.New("server socket is in use")
-)
-
-// checkSocketDir checks that dir exists and is a directory. Only the
-// default directory (isDefault) is created when missing; created tells
-// whether it was.
-func checkSocketDir(dir string, isDefault bool, ensure func(string) (bool, error)) (created bool, err error) {
-	st, err := os.Stat(dir)
-	switch {
-	case err == nil && !st.IsDir():
-		return false, fmt.Errorf("%w: %s is not a directory (%v): give a directory with --socket-dir (socket_dir)", ErrSocketDir, dir, st.Mode().Type())
-	case errors.Is(err, os.ErrNotExist) && !isDefault:
-		return false, fmt.Errorf("%w: %s does not exist: create it (mkdir -p %s) or give another --socket-dir (socket_dir)", ErrSocketDir, dir, dir)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return false, fmt.Errorf("%w: %w", ErrSocketDir, err)
-	}
-	// The default directory is created; an existing one is checked (a
-	// directory, owned by this user or root).
-	created, err = ensure(dir)
-	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrSocketDir, err)
-	}
-	return created, nil
-}
 
 // cleanResult tells what cleanSocketDir did.
 type cleanResult struct {
@@ -62,11 +31,11 @@ type cleanResult struct {
 // answers on daos_server.sock is an error (ErrSocketInUse) that names it and
 // its process; daos_server.sock is looked at first, so that nothing is
 // removed then.
-func cleanSocketDir(dir, skip string, log *slog.Logger) (cleanResult, error) {
+func cleanSocketDir(ctx context.Context, dir, skip string, log *slog.Logger) (cleanResult, error) {
 	var res cleanResult
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrSocketDir, err)
+		return res, fmt.Errorf("socket directory %s: %w", dir, err)
 	}
 	// The server's socket first: a live server is an error, and then
 	// nothing is removed.
@@ -94,9 +63,12 @@ func cleanSocketDir(dir, skip string, log *slog.Logger) (cleanResult, error) {
 			log.Debug("not a socket, left alone", "path", path, "type", st.Mode().Type().String())
 			continue
 		}
-		switch err := probe(path); {
+		lookCtx, cancel := context.WithTimeout(ctx, sockowner.Timeout)
+		_, err = sockowner.Lookup(lookCtx, path)
+		cancel()
+		switch {
 		case err == nil && name == SocketName:
-			return res, socketInUse(path)
+			return res, host.SocketInUse("server", path, "--socket-dir (socket_dir)")
 		case err == nil:
 			log.Info("engine socket is live, left alone (its engine is still running)", "path", path)
 			res.Live = append(res.Live, path)
@@ -120,36 +92,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// probe connects to the socket at path and hangs up: nil means that a
-// process listens on it.
-func probe(path string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unixpacket", path)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-// inUseError is the error for a live server socket: it names the socket and
-// the process that listens on it.
-type inUseError struct {
-	path, who string
-}
-
-// Error names the socket and its process, and says what to do.
-func (e *inUseError) Error() string {
-	return fmt.Sprintf("%v: %s is served by %s: stop that server first, or give this one another --socket-dir", ErrSocketInUse, e.path, e.who)
-}
-
-// Unwrap returns ErrSocketInUse.
-func (e *inUseError) Unwrap() error { return ErrSocketInUse }
-
-// socketInUse describes the process that listens on path.
-func socketInUse(path string) error {
-	return &inUseError{path: path, who: sockowner.Describe(path)}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cc532012/drpc/daemon/daemontest"
+	"github.com/cc532012/drpc/daemon/host"
 )
 
 // TestCleanSocketDir: start-up removes exactly the previous run's stale
@@ -32,7 +32,7 @@ func TestCleanSocketDir(t *testing.T) {
 	daemontest.StaleSocket(t, p("target.sock"))
 	require.NoError(t, os.Symlink(p("target.sock"), p("daos_engine2.sock")))
 
-	res, err := cleanSocketDir(dir, "", slog.New(slog.DiscardHandler))
+	res, err := cleanSocketDir(context.Background(), dir, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{p("daos_server.sock"), p("daos_engine0.sock"), p("daos_engine12.sock")}, res.Removed)
 	assert.Equal(t, []string{p("daos_engine1.sock")}, res.Live)
@@ -76,8 +76,8 @@ func TestCleanSocketDirLiveServer(t *testing.T) {
 	daemontest.LiveSocket(t, server)
 	daemontest.StaleSocket(t, filepath.Join(dir, "daos_engine0.sock"))
 
-	_, err := cleanSocketDir(dir, "", slog.New(slog.DiscardHandler))
-	require.ErrorIs(t, err, ErrSocketInUse)
+	_, err := cleanSocketDir(context.Background(), dir, "", slog.New(slog.DiscardHandler))
+	require.ErrorIs(t, err, host.ErrSocketInUse)
 	assert.Contains(t, err.Error(), server)
 	assert.Contains(t, err.Error(), "process "+strconv.Itoa(os.Getpid()))
 	_, err = os.Lstat(server)
@@ -86,51 +86,39 @@ func TestCleanSocketDirLiveServer(t *testing.T) {
 	assert.NoError(t, err, "nothing is removed when a server is live")
 
 	// An inherited listener's own path is skipped.
-	res, err := cleanSocketDir(dir, server, slog.New(slog.DiscardHandler))
+	res, err := cleanSocketDir(context.Background(), dir, server, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.Equal(t, []string{filepath.Join(dir, "daos_engine0.sock")}, res.Removed)
 }
 
-func TestCheckSocketDir(t *testing.T) {
+func TestStartSocketDir(t *testing.T) {
+	// A socket directory that is not the default is never created; a path
+	// that is not a directory is refused.
 	dir := daemontest.SocketDir(t)
 	file := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	ensure := func(created bool) func(string) (bool, error) {
-		return func(d string) (bool, error) {
-			if created {
-				return true, os.Mkdir(d, 0o755)
-			}
-			return false, nil
-		}
-	}
 	tests := []struct {
-		name      string
-		dir       string
-		isDefault bool
-		ensure    func(string) (bool, error)
-		created   bool
-		want      string // error text, empty for success
+		name string
+		dir  string
+		want string // error text, empty for success
 	}{
-		{"an existing directory", dir, false, ensure(false), false, ""},
-		{"a missing directory that is not the default", filepath.Join(dir, "missing"), false, ensure(true), false, "does not exist: create it (mkdir -p " + filepath.Join(dir, "missing")},
-		{"the missing default is created", filepath.Join(dir, "default"), true, ensure(true), true, ""},
-		{"a file", file, false, ensure(false), false, "is not a directory"},
-		{"a file, even as the default", file, true, ensure(false), false, "is not a directory"},
-		{"ensure refuses", dir, false, func(string) (bool, error) { return false, errors.New("owned by another user") }, false, "owned by another user"},
+		{"an existing directory", dir, ""},
+		{"a missing directory that is not the default", filepath.Join(dir, "missing"),
+			"does not exist: create it (install -d -m 0755 " + filepath.Join(dir, "missing") + ") or give another --socket-dir (socket_dir)"},
+		{"a file", file, "it is a regular file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			created, err := checkSocketDir(tc.dir, tc.isDefault, tc.ensure)
+			s, err := New(testConfig(tc.dir), Options{})
+			require.NoError(t, err)
+			err = s.Start(context.Background())
 			if tc.want != "" {
-				require.ErrorIs(t, err, ErrSocketDir)
+				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.want)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.created, created)
-			st, err := os.Stat(tc.dir)
-			require.NoError(t, err)
-			assert.True(t, st.IsDir())
+			require.NoError(t, s.Shutdown(context.Background()))
 		})
 	}
 	_, err := os.Stat(filepath.Join(dir, "missing"))
@@ -146,7 +134,7 @@ func TestStartRefusesLiveServer(t *testing.T) {
 	second, err := New(testConfig(dir), Options{})
 	require.NoError(t, err)
 	err = second.Start(context.Background())
-	require.ErrorIs(t, err, ErrSocketInUse)
+	require.ErrorIs(t, err, host.ErrSocketInUse)
 	assert.Contains(t, err.Error(), filepath.Join(dir, SocketName))
 	_, err = os.Stat(filepath.Join(dir, SocketName))
 	require.NoError(t, err)

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/daemon/config"
+	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/rundir"
 	"github.com/cc532012/drpc/server/internal/engine"
 	"github.com/cc532012/drpc/server/internal/srv"
@@ -78,12 +78,12 @@ type EngineConfig struct {
 // file, which the flags of `drpc-server start` override.
 type Config struct {
 	// SocketDir holds the server's socket and the engines' sockets.
-	SocketDir string `yaml:"socket_dir"`
+	SocketDir string `yaml:"socket_dir" flag:"socket-dir" usage:"'DIR' of the server's socket (DIR/daos_server.sock) and of the engines' sockets"`
 	// KeysDir holds the public keys of trusted agents, "<origin>.pub", or
 	// their certificates, "<origin>.crt" (as DAOS's client certificates
 	// directory); it and its keys must be owned by root or the server's
 	// user and not writable by others.
-	KeysDir string `yaml:"keys_dir"`
+	KeysDir string `yaml:"keys_dir" flag:"keys-dir" usage:"'DIR' of the keys of trusted agents, <origin>.pub or <origin>.crt"`
 	// AllowInsecure accepts digest-only credentials (tests only).
 	AllowInsecure bool `yaml:"allow_insecure"`
 	// CredentialMaxAge refuses credentials older than it; 0 turns the check
@@ -105,8 +105,8 @@ type Config struct {
 	AttemptTimeout config.Duration `yaml:"attempt_timeout"`
 	// MaxEvents is how many RAS events the server keeps for status.
 	MaxEvents int `yaml:"max_events"`
-	// Common holds log_level, log_format and metrics_addr.
-	cli.Common `yaml:",inline"`
+	// Common holds log_level, log_format, metrics_addr and limits.
+	host.Common `yaml:",inline"`
 }
 
 // DefaultConfig returns the configuration the server runs with when neither
@@ -120,7 +120,7 @@ func DefaultConfig() Config {
 		CallTimeout:    config.Duration(DefaultCallTimeout),
 		AttemptTimeout: config.Duration(DefaultAttemptTimeout),
 		MaxEvents:      DefaultMaxEvents,
-		Common:         cli.DefaultCommon(),
+		Common:         host.DefaultCommon(),
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cc532012/drpc/tools/internal/bytesize"
+	daemonconfig "github.com/cc532012/drpc/daemon/config"
 )
 
 // maxBodySize is the largest body -sizes accepts.
@@ -166,16 +166,16 @@ func parseList(s string, parse func(string) (int, error)) ([]int, error) {
 }
 
 // parseSize parses a body size such as 64, 64B, 4KiB, 4K, 1MiB or 1M
-// (package bytesize, as drpc bench --size).
+// (daemonconfig.ParseSize, as drpc bench --size and the daemons' configuration).
 func parseSize(s string) (int, error) {
-	n, err := bytesize.Parse(s)
+	n, err := daemonconfig.ParseSize(s)
 	if err != nil {
 		return 0, err
 	}
 	if n < 1 || n > maxBodySize {
 		return 0, fmt.Errorf("size %q: want 1 B to %d MiB", s, maxBodySize>>20)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 func parseConns(s string) (int, error) {
@@ -187,4 +187,4 @@ func parseConns(s string) (int, error) {
 }
 
 // sizeLabel writes a size the way -sizes takes it.
-func sizeLabel(n int) string { return bytesize.Format(n) }
+func sizeLabel(n int) string { return daemonconfig.FormatSize(int64(n)) }

@@ -20,9 +20,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cc532012/drpc/daemon/cli"
+	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/tools/cmd/drpc/internal/hist"
-	"github.com/cc532012/drpc/tools/internal/bytesize"
 )
 
 // Limits of bench's flags.
@@ -106,7 +106,7 @@ func newBenchCommand() *cobra.Command {
 		socket   string
 		target   targetFlags
 		body     bodyFlags
-		size     = bytesize.Value(defaultBodySize)
+		size     = config.Size(defaultBodySize)
 		conns    int
 		duration time.Duration
 		timeout  time.Duration
