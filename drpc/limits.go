@@ -2,6 +2,7 @@ package drpc
 
 import (
 	"fmt"
+
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,11 @@ type Limits struct {
 	// next one. A buffer grows with the bytes that arrive, never to the
 	// size a packet declares; a call that would need more is read and
 	// dropped without being buffered, and answered with STATUS_FAILURE and
-	// a reason. The default is 8 times the message size limit (512 MiB).
+	// a reason. The default is 4 times the message size limit (256 MiB).
 	MaxReceiveMemory int64
 	// MaxReceiveMemoryPerUID bounds the receive buffers of the sessions of
-	// one user, the same way. The default is twice the message size limit
-	// (128 MiB), so that the largest message always fits.
+	// one user, the same way. The default is the message size limit and
+	// 1 MiB more (65 MiB), so that the largest message fits.
 	MaxReceiveMemoryPerUID int64
 }
 
@@ -80,8 +81,8 @@ func (l Limits) resolve(maxMessage int) Limits {
 	orInt(&l.MaxSessionsPerUID, defaultMaxSessionsPerUID)
 	orDur(&l.IdleTimeout, defaultIdleTimeout)
 	orDur(&l.MessageTimeout, defaultMessageTimeout)
-	orMem(&l.MaxReceiveMemory, 8*int64(maxMessage))
-	orMem(&l.MaxReceiveMemoryPerUID, 2*int64(maxMessage))
+	orMem(&l.MaxReceiveMemory, 4*int64(maxMessage))
+	orMem(&l.MaxReceiveMemoryPerUID, int64(maxMessage)+1<<20)
 	return l
 }
 
@@ -138,10 +139,10 @@ func (b *memoryBudget) account(uid uint32) *uidAccount {
 }
 
 // grow grants n more bytes to uid, if both limits allow them.
-func (b *memoryBudget) grow(uid uint32, n int64) bool {
+func (b *memoryBudget) grow(uid uint32, n int64, force bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if (b.limit > 0 && b.total+n > b.limit) || (b.perUID > 0 && b.byUID[uid]+n > b.perUID) {
+	if !force && ((b.limit > 0 && b.total+n > b.limit) || (b.perUID > 0 && b.byUID[uid]+n > b.perUID)) {
 		return false
 	}
 	b.total += n
@@ -202,5 +203,6 @@ type uidAccount struct {
 	uid uint32
 }
 
-func (a *uidAccount) Grow(n int) bool { return a.b.grow(a.uid, int64(n)) }
+func (a *uidAccount) Grow(n int) bool { return a.b.grow(a.uid, int64(n), false) }
+func (a *uidAccount) Force(n int)     { a.b.grow(a.uid, int64(n), true) }
 func (a *uidAccount) Shrink(n int)    { a.b.shrink(a.uid, int64(n)) }

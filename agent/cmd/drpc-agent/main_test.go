@@ -256,7 +256,7 @@ limits:
   idle_timeout: 2m0s
   message_timeout: 10s
   max_message_size: 64MiB
-  max_receive_memory: 512MiB
-  max_receive_memory_per_uid: 128MiB
+  max_receive_memory: 256MiB
+  max_receive_memory_per_uid: 65MiB
 `, stdout)
 }

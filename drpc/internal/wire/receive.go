@@ -67,6 +67,9 @@ type Receiver struct {
 type Allowance interface {
 	// Grow asks for n more bytes and reports whether they are granted.
 	Grow(n int) bool
+	// Force takes n more bytes without asking: memory that is held
+	// already (the allocator rounds a buffer up to its size class).
+	Force(n int)
 	// Shrink gives back n bytes.
 	Shrink(n int)
 }
@@ -160,13 +163,27 @@ func (r *Receiver) roomForChunk(first Header, got uint64) bool {
 // grow replaces the buffer by one of at least n bytes holding its
 // contents, if the Allowance grants the difference.
 func (r *Receiver) grow(n int) bool {
-	grown := allocBuffer(n)
-	if !r.charge(cap(grown)) {
+	if !r.charge(n) { // before allocating: a refused message costs nothing
 		return false
 	}
+	grown := allocBuffer(n)
+	r.settle(cap(grown))
 	copy(grown, r.buf)
 	r.buf = grown
 	return true
+}
+
+// settle accounts for the allocator's rounding of a buffer charged with
+// charge: the few bytes more are taken whether the Allowance grants them
+// or not, as they are there.
+func (r *Receiver) settle(n int) {
+	if r.Allowance == nil || r.vr == nil || n <= r.charged {
+		return
+	}
+	if !r.Allowance.Grow(n - r.charged) {
+		r.Allowance.Force(n - r.charged)
+	}
+	r.charged = n
 }
 
 // charge accounts for a buffer of n bytes replacing the current one: it
@@ -283,16 +300,19 @@ func (r *Receiver) landFirst(first Header, n int) bool {
 	}
 	// Double, as append does, so that messages that grow a little at a
 	// time do not grow the buffer every time; but not beyond a whole
-	// window, from where on packets are read straight in, nor beyond
-	// the message. More chunks get their room as they arrive.
+	// window, from where on packets are read straight in. The first
+	// packet of a longer message gets room for itself only: the rest get
+	// theirs as they arrive (roomForChunk), so a peer that sends one
+	// packet and stops makes the receiver hold that packet, no more.
 	size := max(n, min(2*cap(r.buf), readWindow), minBufferSize)
 	if first.TotalChunks > 1 {
-		size = max(n, min(2*n, HeaderSize+int(first.TotalDataSize)))
+		size = n
 	}
-	grown := allocBuffer(size)
-	if !r.charge(cap(grown)) {
+	if !r.charge(size) {
 		return false
 	}
+	grown := allocBuffer(size)
+	r.settle(cap(grown))
 	copy(grown, r.buf[:in])
 	copy(grown[in:n], r.over.bytes())
 	r.over.Release()

@@ -25,6 +25,11 @@ func (a *account) Grow(n int) bool {
 	return true
 }
 
+func (a *account) Force(n int) {
+	a.held += n
+	a.peak = max(a.peak, a.held)
+}
+
 func (a *account) Shrink(n int) {
 	a.held -= n
 	if a.held < 0 {

@@ -291,12 +291,20 @@ func TestBadStarts(t *testing.T) {
 	require.NoError(t, os.Mkdir(busy, 0o755))
 	live := startServer(t, daemontest.ProcessOptions{}, "--socket-dir", busy, "--keys-dir", dir)
 
+	open := filepath.Join(dir, "open")
+	require.NoError(t, os.Mkdir(open, 0o755))
+	require.NoError(t, os.Chmod(open, 0o777))
+
 	tests := []struct {
 		name string
 		args []string
 		code int
 		want []string
 	}{
+		{"socket dir any user may write", []string{"start", "--socket-dir", open}, 1,
+			[]string{open + " is writable by every user (mode 0777, no sticky bit)", "chmod o-w " + open, "or give another --socket-dir (socket_dir)"}},
+		{"bad value of a limit", []string{"start", "--socket-dir", empty, "--config", config("limits.yaml", "limits:\n  max_sessions: -1\n")}, 1,
+			[]string{"line 2: limits.max_sessions: negative: use 0 to turn the limit off"}},
 		{"socket dir missing", []string{"start", "--socket-dir", missing}, 1, []string{missing, "does not exist", "install -d -m 0755 " + missing}},
 		{"socket dir is a file", []string{"start", "--socket-dir", aFile}, 1, []string{aFile, "not a directory"}},
 		{"unknown config key", []string{"start", "--config", typo}, 1, []string{"config " + typo + `: line 2: unknown key "ping_intervall" (did you mean "ping_interval"?)`}},
@@ -362,8 +370,8 @@ limits:
   idle_timeout: 2m0s
   message_timeout: 10s
   max_message_size: 64MiB
-  max_receive_memory: 512MiB
-  max_receive_memory_per_uid: 128MiB
+  max_receive_memory: 256MiB
+  max_receive_memory_per_uid: 65MiB
 `, stdout)
 }
 
