@@ -263,14 +263,17 @@ func TestCloseDuringCallsFromManyGoroutines(t *testing.T) {
 	srv, _ := startServer(t)
 	c := connect(t, srv)
 	var wg sync.WaitGroup
+	var answered atomic.Int32
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				_, _ = c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho), Body: []byte("x")})
+				if _, err := c.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho), Body: []byte("x")}); err == nil {
+					answered.Add(1)
+				}
 			}
 		})
 	}
-	time.Sleep(time.Millisecond)
+	eventually(t, func() bool { return answered.Load() > 0 }, "calls are under way")
 	require.NoError(t, c.Close())
 	wg.Wait()
 }

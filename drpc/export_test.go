@@ -21,3 +21,16 @@ func SetPeerLogInterval(d time.Duration) (restore func()) {
 func (srv *DomainSocketServer) ReceiveMemory(uid uint32) (total, byUID int64) {
 	return srv.budget.held(uid)
 }
+
+// Watching returns how many calls in flight a hang-up watch watches.
+func (srv *DomainSocketServer) Watching() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	n := 0
+	for s := range srv.sessions {
+		if s.hangup.Watching() {
+			n++
+		}
+	}
+	return n
+}

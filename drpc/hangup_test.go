@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,7 +33,7 @@ func TestHangupWatchSeesPacketsStay(t *testing.T) {
 	require.NoError(t, writePackets(c, messagePackets(marshalCall(t, &drpc.Call{Method: int32(methodBlock), Sequence: 1}))...))
 	eventually(t, func() bool { return mod.blocked.Load() == 1 }, "the handler should be running")
 	require.NoError(t, writePackets(c, messagePackets(marshalCall(t, &drpc.Call{Method: int32(methodEcho), Sequence: 2, Body: []byte("queued")}))...))
-	time.Sleep(3 * 100 * time.Millisecond) // let the watch start and look at the packet
+	eventually(t, func() bool { return srv.Watching() == 1 }, "the watch starts and looks at the packet")
 	mod.block <- struct{}{}
 	first := readResponse(t, c)
 	assert.Equal(t, int64(1), first.Sequence)
@@ -117,7 +116,7 @@ func TestSlowCallKeepsItsSession(t *testing.T) {
 		done <- err
 	}()
 	eventually(t, func() bool { return mod.blocked.Load() == 1 })
-	time.Sleep(3 * drpc.HangupWatchDelay) // long enough for the watch to start
+	eventually(t, func() bool { return srv.Watching() == 1 }, "the watch of the long call starts")
 	close(mod.block)
 	require.NoError(t, <-done)
 	assert.Equal(t, int32(0), mod.ctxEnded.Load(), "the client stayed: the call's context must not end")

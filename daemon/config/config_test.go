@@ -268,3 +268,13 @@ func TestSourceLocate(t *testing.T) {
 	assert.Equal(t, "cache_size: 9 is not between 10 and 20", flagged.Error(), "a key a flag set is not the file's")
 	assert.NoError(t, src.Locate(nil, nil))
 }
+
+func TestEditDistance(t *testing.T) {
+	assert.Equal(t, 0, config.EditDistance("abc", "abc"))
+	assert.Equal(t, 1, config.EditDistance("notifyredy", "notifyready"))
+	assert.Equal(t, 3, config.EditDistance("", "abc"))
+	assert.Equal(t, 2, config.EditDistance("ab", "ba"))
+	assert.Equal(t, 1, config.EditDistance("µs", "us"))
+	assert.Equal(t, "cache_ttl", config.Suggest("cach_ttl", []string{"cache_size", "cache_ttl"}))
+	assert.Empty(t, config.Suggest("zzzzzz", []string{"cache_ttl"}))
+}

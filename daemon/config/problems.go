@@ -255,7 +255,7 @@ func fieldNames(t reflect.Type) []string {
 func Suggest(word string, known []string) string {
 	best, bestDist := "", 0
 	for _, k := range known {
-		d := editDistance(strings.ToLower(word), strings.ToLower(k))
+		d := EditDistance(strings.ToLower(word), strings.ToLower(k))
 		if best == "" || d < bestDist {
 			best, bestDist = k, d
 		}
@@ -266,8 +266,10 @@ func Suggest(word string, known []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in runes: how
+// many runes to insert, delete or replace to make one the other. Strings
+// longer than 256 runes are as far apart as the longer one is long.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	if len(ra) > 256 || len(rb) > 256 {
 		return max(len(ra), len(rb))

@@ -73,6 +73,13 @@ func (w *Watch) Stop() {
 	_ = w.conn.SetReadDeadline(time.Time{})
 }
 
+// Watching reports whether a watch goroutine runs for the call in flight.
+func (w *Watch) Watching() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watching
+}
+
 // Check starts the watch if the call in flight was already running at the
 // previous check; it reports whether a call is in flight.
 func (w *Watch) Check() bool {

@@ -64,17 +64,31 @@ type readResultOf struct {
 	err error
 }
 
-// parkedRead starts recv.ReadMessage in a goroutine and returns where its
-// outcome arrives. It gives the read time to park, which the tests do not
-// depend on: they pass whether it parked or not.
-func parkedRead(recv *wire.Receiver) <-chan readResultOf {
+// parkedRead starts recv.ReadMessage in a goroutine, waits until the read
+// waits in the network poller, and returns where its outcome arrives.
+func parkedRead(t *testing.T, recv *wire.Receiver) <-chan readResultOf {
+	t.Helper()
+	before := parkedReads()
 	out := make(chan readResultOf, 1)
 	go func() {
 		msg, err := recv.ReadMessage()
 		out <- readResultOf{bytes.Clone(msg), err}
 	}()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return parkedReads() > before }, 10*time.Second, time.Millisecond, "the read should wait in the poller")
 	return out
+}
+
+// parkedReads counts the goroutines whose ReadMessage waits in the
+// network poller ("IO wait").
+func parkedReads() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*Receiver).ReadMessage") {
+			n++
+		}
+	}
+	return n
 }
 
 func waitRead(t *testing.T, ch <-chan readResultOf) readResultOf {
@@ -145,7 +159,7 @@ func TestPacketReadersEndOfFile(t *testing.T) {
 		t.Run(kind.name+"/while parked", func(t *testing.T) {
 			a, b := socketPair(t)
 			recv := wire.NewReceiver(kind.reader(b), 0)
-			out := parkedRead(recv)
+			out := parkedRead(t, recv)
 			require.NoError(t, a.Close())
 			assert.Equal(t, io.EOF, waitRead(t, out).err)
 		})
@@ -171,7 +185,7 @@ func TestPacketReadersDeadlines(t *testing.T) {
 		t.Run(kind.name+"/a past deadline interrupts a parked read", func(t *testing.T) {
 			a, b := socketPair(t)
 			recv := wire.NewReceiver(kind.reader(b), 0)
-			out := parkedRead(recv)
+			out := parkedRead(t, recv)
 			require.NoError(t, b.SetReadDeadline(PastDeadline))
 			err := waitRead(t, out).err
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
@@ -194,7 +208,7 @@ func TestPacketReadersDeadlines(t *testing.T) {
 		t.Run(kind.name+"/Close interrupts a parked read", func(t *testing.T) {
 			_, b := socketPair(t)
 			recv := wire.NewReceiver(kind.reader(b), 0)
-			out := parkedRead(recv)
+			out := parkedRead(t, recv)
 			require.NoError(t, b.Close())
 			err := waitRead(t, out).err
 			require.ErrorIs(t, err, net.ErrClosed)

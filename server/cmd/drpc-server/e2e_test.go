@@ -23,16 +23,11 @@ import (
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )
 
-const (
-	waitFor = 15 * time.Second
-	tick    = 50 * time.Millisecond
-)
-
 // logged waits until p has written s to its stderr (read by a goroutine of
 // os/exec, so it may lag behind what the test saw over the sockets).
 func logged(t *testing.T, p *daemontest.Process, s string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(p.Stderr.String(), s) }, waitFor, tick,
+	require.Eventually(t, func() bool { return strings.Contains(p.Stderr.String(), s) }, daemontest.WaitFor, daemontest.Tick,
 		"%s did not log %q; stderr:\n%s", p.Name, s, p.Stderr.String())
 }
 
@@ -72,7 +67,7 @@ func TestEnginesEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s := status(t, dir)
 		return engineIs(s, 0, "ready") && engineIs(s, 1, "ready")
-	}, waitFor, tick, "both engines ready, with their ranks set and pinged")
+	}, daemontest.WaitFor, daemontest.Tick, "both engines ready, with their ranks set and pinged")
 	s := status(t, dir)
 	require.Len(t, s.Engines, 2)
 	assert.EqualValues(t, 0, s.Engines[0].Rank)
@@ -83,7 +78,7 @@ func TestEnginesEndToEnd(t *testing.T) {
 		return strings.Contains(e0.Stderr.String(), `msg="set rank" index=0 rank=0`) &&
 			strings.Contains(e1.Stderr.String(), `msg="set rank" index=1 rank=7`) &&
 			strings.Contains(e1.Stderr.String(), `msg="ping rank" index=1 rank=7`)
-	}, waitFor, tick, "each engine logs its calls")
+	}, daemontest.WaitFor, daemontest.Tick, "each engine logs its calls")
 
 	// A RAS event from an engine.
 	code, out, errOut := run(t, engineProgram, "event", "--socket-dir", dir, "--index", "1", "--msg", "disk on fire", "--sequence", "42")
@@ -98,7 +93,7 @@ func TestEnginesEndToEnd(t *testing.T) {
 
 	// The metrics count exactly the calls made.
 	wantStatus := float64(statusCalls.Load() - statusBefore)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), daemontest.WaitFor)
 	defer cancel()
 	var samples metricstest.Samples
 	finished := func(module, method string) float64 {
@@ -109,7 +104,7 @@ func TestEnginesEndToEnd(t *testing.T) {
 		samples, err = metricstest.Scrape(ctx, url)
 		require.NoError(t, err)
 		return finished("1000", controlv1drpc.ControlServiceGetStatusMethod.String()) == wantStatus
-	}, waitFor, tick)
+	}, daemontest.WaitFor, daemontest.Tick)
 	assert.EqualValues(t, 2, finished("3", srvv1drpc.SrvServiceNotifyReadyMethod.String()))
 	assert.EqualValues(t, 1, finished("3", srvv1drpc.SrvServiceClusterEventMethod.String()))
 	assert.EqualValues(t, 0, finished("4", authv1drpc.SecurityServiceValidateCredentialsMethod.String()), "a zero series from the start")
@@ -118,10 +113,10 @@ func TestEnginesEndToEnd(t *testing.T) {
 
 	// Engine 0 dies: unavailable. It restarts: ready again.
 	e0.Stop(t, syscall.SIGKILL)
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "unavailable") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "unavailable") }, daemontest.WaitFor, daemontest.Tick)
 	logged(t, srv, `msg="engine unavailable" index=0`)
 	e0b := startEngine(t, dir, 0)
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, daemontest.WaitFor, daemontest.Tick)
 	assert.Equal(t, e0b.PID(), status(t, dir).Engines[0].PID)
 
 	// SIGTERM: each ready engine is prepared for shutdown, the server
@@ -151,10 +146,10 @@ func TestEngineWaitsForServer(t *testing.T) {
 	e := startEngine(t, dir, 3)
 	logged(t, e, "waiting for the server")
 	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir))
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "ready") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "ready") }, daemontest.WaitFor, daemontest.Tick)
 	require.Equal(t, 0, e.Stop(t, syscall.SIGTERM), e.Stderr.String())
 	// Its socket is gone: the server sees it stopped.
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "stopped") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 3, "stopped") }, daemontest.WaitFor, daemontest.Tick)
 	require.Equal(t, 0, srv.Stop(t, syscall.SIGINT))
 	assert.NotContains(t, e.Stderr.String(), "prep shutdown", "a stopped engine is not prepared")
 
@@ -251,7 +246,7 @@ func TestSocketActivation(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "stale engine sockets are still removed")
 
 	e := startEngine(t, dir, 0)
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, daemontest.WaitFor, daemontest.Tick)
 	require.Equal(t, 0, srv.Stop(t, syscall.SIGTERM), srv.Stderr.String())
 	st, err := os.Lstat(path)
 	require.NoError(t, err, "the socket file belongs to systemd and stays")
@@ -380,7 +375,7 @@ func TestStatusText(t *testing.T) {
 	dir := daemontest.SocketDir(t)
 	srv := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, dir))
 	e := startEngine(t, dir, 2)
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 2, "ready") }, waitFor, tick)
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 2, "ready") }, daemontest.WaitFor, daemontest.Tick)
 	code, _, errOut := run(t, engineProgram, "event", "--socket-dir", dir, "--index", "2", "--msg", "fan failed")
 	require.Equal(t, 0, code, errOut)
 	code, out, errOut := run(t, serverProgram, "status", "--socket-dir", dir)

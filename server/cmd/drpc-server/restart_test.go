@@ -40,7 +40,7 @@ func TestServerRestart(t *testing.T) {
 				s := status(t, dir)
 				return engineIs(s, 0, "ready") && engineIs(s, 1, "ready")
 			}
-			require.Eventually(t, bothReady, waitFor, tick, "both engines ready")
+			require.Eventually(t, bothReady, daemontest.WaitFor, daemontest.Tick, "both engines ready")
 
 			code := srv.Stop(t, tc.sig)
 			if tc.sig == syscall.SIGTERM {
@@ -52,7 +52,7 @@ func TestServerRestart(t *testing.T) {
 			require.False(t, e0.Exited() || e1.Exited(), "the engines outlive their server")
 
 			again := startServer(t, daemontest.ProcessOptions{}, "--config", cfg)
-			require.Eventually(t, bothReady, waitFor, tick, "both engines ready again; server log:\n%s", again.Stderr.String())
+			require.Eventually(t, bothReady, daemontest.WaitFor, daemontest.Tick, "both engines ready again; server log:\n%s", again.Stderr.String())
 			s := status(t, dir)
 			require.Len(t, s.Engines, 2)
 			for i, e := range []*daemontest.Process{e0, e1} {
@@ -78,7 +78,7 @@ func TestServerRestart(t *testing.T) {
 			require.Eventually(t, func() bool {
 				s := status(t, dir)
 				return len(s.Engines) == 2 && s.Engines[0].URI != nil && s.Engines[1].URI != nil
-			}, waitFor, tick, "the engines notified the new server")
+			}, daemontest.WaitFor, daemontest.Tick, "the engines notified the new server")
 			assert.Contains(t, *status(t, dir).Engines[1].URI, "tcp://")
 			logged(t, again, `msg="adopted engine notified ready`)
 
@@ -132,7 +132,7 @@ func TestEngineSeesWhy(t *testing.T) {
 	cmd.Stderr = &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.Eventually(t, func() bool { return engineIs(status(t, dir), 1, "ready") }, waitFor, tick, "engine log:\n%s", out.String())
+	require.Eventually(t, func() bool { return engineIs(status(t, dir), 1, "ready") }, daemontest.WaitFor, daemontest.Tick, "engine log:\n%s", out.String())
 	assert.Equal(t, filepath.Join(dir, "daos_engine1.sock"), status(t, dir).Engines[0].Socket)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), out.String())

@@ -32,7 +32,7 @@ func TestAdopt(t *testing.T) {
 	assert.Empty(t, st.URI)
 	assert.Zero(t, st.Incarnation)
 	assert.EqualValues(t, 30, st.Rank)
-	require.Eventually(t, func() bool { return e3.setRank.Load() == 1 && e3.ping.Load() >= 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return e3.setRank.Load() == 1 && e3.ping.Load() >= 2 }, daemontest.WaitFor, daemontest.Tick)
 	assert.EqualValues(t, 30, e3.rank.Load(), "the configured rank, set again")
 	assert.Equal(t, 1, rec.count("engine adopted"))
 
@@ -53,13 +53,13 @@ func TestAdopt(t *testing.T) {
 	assert.False(t, st.Notified.IsZero())
 	assert.True(t, st.RankSet)
 	pings := e3.ping.Load()
-	require.Eventually(t, func() bool { return e3.ping.Load() > pings }, waitFor, tick, "still pinged")
+	require.Eventually(t, func() bool { return e3.ping.Load() > pings }, daemontest.WaitFor, daemontest.Tick, "still pinged")
 	assert.EqualValues(t, 1, e3.setRank.Load())
 	assert.Equal(t, 1, rec.count("adopted engine notified ready"))
 
 	// Another notification starts over, as for any engine.
 	require.NoError(t, r.Ready(Info{Index: 3, Socket: enginePath(dir, 3), PID: 500, Incarnation: 10}))
-	require.Eventually(t, func() bool { return e3.setRank.Load() == 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return e3.setRank.Load() == 2 }, daemontest.WaitFor, daemontest.Tick)
 
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.EqualValues(t, 1, e3.prep.Load())
@@ -86,12 +86,12 @@ func TestAdoptedByAnotherProcess(t *testing.T) {
 			adopted, err := r.Adopt(Info{Index: 0, Socket: enginePath(dir, 0), PID: tc.pid})
 			require.NoError(t, err)
 			require.True(t, adopted)
-			require.Eventually(t, func() bool { return e.setRank.Load() == 1 }, waitFor, tick)
+			require.Eventually(t, func() bool { return e.setRank.Load() == 1 }, daemontest.WaitFor, daemontest.Tick)
 			require.NoError(t, r.Ready(Info{Index: 0, Socket: enginePath(dir, 0), PID: 701, URI: "u"}))
 			st := status(t, r, 0)
 			assert.False(t, st.Adopted, "a fresh notification")
 			assert.EqualValues(t, 701, st.PID)
-			require.Eventually(t, func() bool { return e.setRank.Load() == 2 }, waitFor, tick, "the rank is set again")
+			require.Eventually(t, func() bool { return e.setRank.Load() == 2 }, daemontest.WaitFor, daemontest.Tick, "the rank is set again")
 		})
 	}
 }

@@ -13,11 +13,6 @@ import (
 	"github.com/cc532012/drpc/daemon/daemontest"
 )
 
-const (
-	waitFor = 10 * time.Second
-	tick    = 5 * time.Millisecond
-)
-
 func newTestRegistry(t *testing.T, ranks map[uint32]uint32, log *slog.Logger) *Registry {
 	t.Helper()
 	r := NewRegistry(Options{
@@ -68,7 +63,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	require.NoError(t, r.Ready(Info{Index: 0, Socket: enginePath(dir, 0), PID: 100, Incarnation: 7}))
 	require.NoError(t, r.Ready(Info{Index: 1, Socket: enginePath(dir, 1), PID: 101}))
 
-	require.Eventually(t, func() bool { return e0.ping.Load() >= 2 && e1.ping.Load() >= 2 }, waitFor, tick, "pings")
+	require.Eventually(t, func() bool { return e0.ping.Load() >= 2 && e1.ping.Load() >= 2 }, daemontest.WaitFor, daemontest.Tick, "pings")
 	assert.EqualValues(t, 1, e0.setRank.Load())
 	assert.EqualValues(t, 0, e0.rank.Load(), "rank = index when not mapped")
 	assert.EqualValues(t, 11, e1.rank.Load(), "the mapped rank")
@@ -83,7 +78,7 @@ func TestRegistryLifecycle(t *testing.T) {
 
 	// Engine 0 dies and leaves its socket: unavailable.
 	stop(e0.srv)
-	require.Eventually(t, stateIs(r, 0, Unavailable), waitFor, tick)
+	require.Eventually(t, stateIs(r, 0, Unavailable), daemontest.WaitFor, daemontest.Tick)
 	assert.Contains(t, status(t, r, 0).Err, "connection refused")
 	assert.Positive(t, rec.count("engine unavailable"))
 
@@ -91,19 +86,19 @@ func TestRegistryLifecycle(t *testing.T) {
 	// notifying.
 	require.NoError(t, os.Remove(enginePath(dir, 0)))
 	back := startEngine(t, enginePath(dir, 0), &fakeEngine{})
-	require.Eventually(t, stateIs(r, 0, Ready), waitFor, tick)
-	require.Eventually(t, func() bool { return back.ping.Load() >= 1 }, waitFor, tick)
+	require.Eventually(t, stateIs(r, 0, Ready), daemontest.WaitFor, daemontest.Tick)
+	require.Eventually(t, func() bool { return back.ping.Load() >= 1 }, daemontest.WaitFor, daemontest.Tick)
 	assert.Positive(t, rec.count("engine answers again"))
 
 	// Engine 1 stops cleanly (its socket is removed): stopped.
 	stop(e1.srv)
-	require.Eventually(t, stateIs(r, 1, Stopped), waitFor, tick)
+	require.Eventually(t, stateIs(r, 1, Stopped), daemontest.WaitFor, daemontest.Tick)
 
 	// It restarts and notifies again: ready, and its rank is set again.
 	e1b := startEngine(t, enginePath(dir, 1), &fakeEngine{})
 	require.NoError(t, r.Ready(Info{Index: 1, Socket: enginePath(dir, 1), PID: 102}))
 	assert.Equal(t, Ready, status(t, r, 1).State)
-	require.Eventually(t, func() bool { return e1b.setRank.Load() == 1 && e1b.ping.Load() >= 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return e1b.setRank.Load() == 1 && e1b.ping.Load() >= 1 }, daemontest.WaitFor, daemontest.Tick)
 	assert.EqualValues(t, 102, status(t, r, 1).PID)
 
 	// Shutdown prepares both, then refuses new engines.
@@ -126,9 +121,9 @@ func TestShutdownSkipsUnavailable(t *testing.T) {
 	ok := startEngine(t, enginePath(dir, 1), &fakeEngine{})
 	require.NoError(t, r.Ready(Info{Index: 0, Socket: enginePath(dir, 0)}))
 	require.NoError(t, r.Ready(Info{Index: 1, Socket: enginePath(dir, 1)}))
-	require.Eventually(t, func() bool { return ok.ping.Load() >= 1 && gone.ping.Load() >= 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return ok.ping.Load() >= 1 && gone.ping.Load() >= 1 }, daemontest.WaitFor, daemontest.Tick)
 	stop(gone.srv)
-	require.Eventually(t, stateIs(r, 0, Unavailable), waitFor, tick)
+	require.Eventually(t, stateIs(r, 0, Unavailable), daemontest.WaitFor, daemontest.Tick)
 
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.EqualValues(t, 0, gone.prep.Load())

@@ -64,7 +64,7 @@ func TestStartAdoptsLiveEngines(t *testing.T) {
 	})
 	require.NoError(t, s.Start(context.Background()))
 
-	require.Eventually(t, func() bool { return e0.ping.Load() >= 1 && e1.ping.Load() >= 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return e0.ping.Load() >= 1 && e1.ping.Load() >= 1 }, daemontest.WaitFor, daemontest.Tick)
 	assert.EqualValues(t, 10, e0.rank.Load(), "the configured rank")
 	assert.EqualValues(t, 1, e1.rank.Load())
 	assert.Zero(t, e2.setRank.Load()+e2.ping.Load(), "index 2 is not configured")

@@ -32,11 +32,6 @@ import (
 	"github.com/cc532012/drpc/server/internal/security"
 )
 
-const (
-	waitFor = 10 * time.Second
-	tick    = 5 * time.Millisecond
-)
-
 // testConfig is a configuration for a server on dir that pings often.
 func testConfig(dir string) Config {
 	cfg := DefaultConfig()
@@ -151,7 +146,7 @@ func TestServerInProcess(t *testing.T) {
 	require.NoError(t, notify(ctx, s.SocketPath(), e1))
 	e2 := startFakeEngine(t, dir, 2)
 	require.Equal(t, drpc.StatusFailure, drpc.StatusOf(notify(ctx, s.SocketPath(), e2)), "index 2 is not configured")
-	require.Eventually(t, func() bool { return e0.ping.Load() >= 1 && e1.ping.Load() >= 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return e0.ping.Load() >= 1 && e1.ping.Load() >= 1 }, daemontest.WaitFor, daemontest.Tick)
 	assert.EqualValues(t, 10, e0.rank.Load())
 	assert.EqualValues(t, 1, e1.rank.Load())
 

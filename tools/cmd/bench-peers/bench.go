@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cc532012/drpc/tools/internal/hist"
 )
 
 // cellKey names a cell of the tables.
@@ -115,7 +117,7 @@ type worker struct {
 	c     caller
 	chk   *echoCheck
 	check func([]byte) error
-	hist  histogram
+	hist  *hist.Histogram
 	calls uint64
 	end   time.Time
 	err   error
@@ -137,7 +139,7 @@ func (w *worker) loop(until time.Time, minCalls uint64, stop *atomic.Bool) {
 			stop.Store(true)
 			return
 		}
-		w.hist.record(t1.Sub(t0))
+		w.hist.Record(uint64(max(t1.Sub(t0), 0)))
 		w.calls++
 		if (!t1.Before(until) && w.calls >= minCalls) || stop.Load() {
 			w.end = t1
@@ -174,7 +176,7 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		if err != nil {
 			return fail(fmt.Errorf("connect: %w", err))
 		}
-		w := &worker{c: c, chk: newEchoCheck(size)}
+		w := &worker{c: c, chk: newEchoCheck(size), hist: hist.New()}
 		w.check = w.chk.check
 		ws = append(ws, w)
 	}
@@ -195,7 +197,7 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		return fail(fmt.Errorf("warm-up: %w", err))
 	}
 	for _, w := range ws {
-		w.hist.reset()
+		w.hist = hist.New()
 		w.calls = 0
 	}
 
@@ -230,11 +232,11 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		return fail(err)
 	}
 
-	var all histogram
+	all := hist.New()
 	var calls uint64
 	end := start
 	for _, w := range ws {
-		all.merge(&w.hist)
+		all.Merge(w.hist)
 		calls += w.calls
 		if w.end.After(end) {
 			end = w.end
@@ -246,8 +248,8 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		Calls:              calls,
 		ElapsedNs:          elapsed.Nanoseconds(),
 		CallsPerSec:        n / elapsed.Seconds(),
-		P50Ns:              all.quantile(0.50),
-		P99Ns:              all.quantile(0.99),
+		P50Ns:              float64(all.Quantile(0.50)),
+		P99Ns:              float64(all.Quantile(0.99)),
 		AllocsPerCall:      float64(m1.Mallocs-m0.Mallocs) / n,
 		BytesPerCall:       float64(m1.TotalAlloc-m0.TotalAlloc) / n,
 		ClientCPUNsPerCall: float64(cpu1-cpu0) / n,

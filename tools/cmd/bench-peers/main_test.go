@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,27 +170,4 @@ func TestEchoCheck(t *testing.T) {
 			assert.Error(t, c.check(stale), "size %d: stale reply", size)
 		}
 	}
-}
-
-func TestHistogram(t *testing.T) {
-	var h histogram
-	assert.True(t, h.quantile(0.5) != h.quantile(0.5), "empty: NaN")
-	for v := 1; v <= 1000; v++ {
-		h.record(time.Duration(v) * time.Microsecond)
-	}
-	assert.InEpsilon(t, 500e3, h.quantile(0.5), 0.005)
-	assert.InEpsilon(t, 990e3, h.quantile(0.99), 0.005)
-	assert.InEpsilon(t, 1000e3, h.quantile(1), 0.005)
-	for i := range histBuckets - 1 {
-		lo, hi := bucketRange(i)
-		lo2, _ := bucketRange(i + 1)
-		require.Equal(t, hi, lo2, "bucket %d", i)
-		require.Equal(t, i, bucketOf(lo), "bucket %d", i)
-		require.Equal(t, i, bucketOf(hi-1), "bucket %d", i)
-	}
-	var small histogram
-	small.record(100)
-	small.record(-5)
-	assert.Equal(t, float64(100), small.quantile(1))
-	assert.Equal(t, float64(0), small.quantile(0.5))
 }

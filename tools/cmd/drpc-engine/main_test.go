@@ -34,11 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const (
-	waitFor = 10 * time.Second
-	tick    = 5 * time.Millisecond
-)
-
 // fakeServer serves the srv module on dir/daos_server.sock.
 type fakeServer struct {
 	srvv1drpc.UnimplementedSrvServiceServer
@@ -93,7 +88,7 @@ func startEngine(t *testing.T, args ...string) *engine {
 		cancel()
 		select {
 		case <-e.code:
-		case <-time.After(waitFor):
+		case <-time.After(daemontest.WaitFor):
 		}
 	})
 	return e
@@ -106,7 +101,7 @@ func (e *engine) stop(t *testing.T) int {
 	case code := <-e.code:
 		e.code <- code // for the cleanup
 		return code
-	case <-time.After(waitFor):
+	case <-time.After(daemontest.WaitFor):
 		t.Fatal("the engine did not stop")
 		return -1
 	}
@@ -119,7 +114,7 @@ func TestEngine(t *testing.T) {
 	srv := &fakeServer{}
 	startFakeServer(t, dir, srv)
 	e := startEngine(t, "--socket-dir", dir, "--index", "4")
-	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, daemontest.WaitFor, daemontest.Tick)
 	req := srv.notified()[0]
 	path := filepath.Join(dir, "daos_engine4.sock")
 	assert.Equal(t, path, req.GetDrpcListenerSock())
@@ -169,11 +164,11 @@ func TestEngine(t *testing.T) {
 func TestEngineWaitsForServer(t *testing.T) {
 	dir := daemontest.SocketDir(t)
 	e := startEngine(t, "--socket-dir", dir, "--index", "0")
-	require.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "waiting for the server") }, waitFor, tick)
+	require.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "waiting for the server") }, daemontest.WaitFor, daemontest.Tick)
 	time.Sleep(300 * time.Millisecond)
 	srv := &fakeServer{}
 	startFakeServer(t, dir, srv)
-	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, daemontest.WaitFor, daemontest.Tick)
 	require.Equal(t, 0, e.stop(t))
 }
 
@@ -212,7 +207,7 @@ func TestRelativeSocketDir(t *testing.T) {
 	startFakeServer(t, dir, srv)
 	t.Chdir(filepath.Dir(dir))
 	e := startEngine(t, "--socket-dir", filepath.Base(dir), "--index", "3")
-	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, daemontest.WaitFor, daemontest.Tick)
 	assert.Equal(t, filepath.Join(dir, "daos_engine3.sock"), srv.notified()[0].GetDrpcListenerSock())
 	require.Equal(t, 0, e.stop(t))
 }
@@ -301,12 +296,12 @@ func TestProcessSIGTERM(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "waiting for the server") }, waitFor, tick)
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "waiting for the server") }, daemontest.WaitFor, daemontest.Tick)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-done:
 		require.NoError(t, err, stderr.String())
-	case <-time.After(waitFor):
+	case <-time.After(daemontest.WaitFor):
 		t.Fatal("no exit after SIGTERM")
 	}
 	_, err := os.Stat(filepath.Join(dir, "daos_engine5.sock"))

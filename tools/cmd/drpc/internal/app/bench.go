@@ -22,7 +22,7 @@ import (
 	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/drpc"
-	"github.com/cc532012/drpc/tools/cmd/drpc/internal/hist"
+	"github.com/cc532012/drpc/tools/internal/hist"
 )
 
 // Limits of bench's flags.

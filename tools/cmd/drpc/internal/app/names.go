@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/catalog"
 	"github.com/cc532012/drpc/drpc/ids"
@@ -295,7 +296,7 @@ type scored struct {
 // to suggest (at a small edit distance, containing it or contained in it),
 // and the score to sort by.
 func closeness(typed, form string) (int, bool) {
-	d := editDistance(typed, form)
+	d := config.EditDistance(typed, form)
 	limit := max(2, len([]rune(typed))/3)
 	if d <= limit {
 		return d, true
@@ -363,26 +364,4 @@ func suggestModules(typed string, mods []module) []string {
 		}
 	}
 	return best(cands)
-}
-
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -87,11 +87,3 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	assert.Equal(t, 0, editDistance("abc", "abc"))
-	assert.Equal(t, 1, editDistance("notifyredy", "notifyready"))
-	assert.Equal(t, 3, editDistance("", "abc"))
-	assert.Equal(t, 2, editDistance("ab", "ba"))
-	assert.Equal(t, 1, editDistance("µs", "us"))
-}
