@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -33,6 +34,21 @@ type importMap struct {
 type config struct {
 	// importMaps are the import_prefix_map options.
 	importMaps []importMap
+	// skipFiles are the skip_file options: proto files whose services are
+	// not dRPC modules.
+	skipFiles []string
+}
+
+// addSkipFile parses the value of a skip_file option, a proto file path.
+func (c *config) addSkipFile(value string) error {
+	if value == "" || path.IsAbs(value) || path.Clean(value) != value {
+		return fmt.Errorf("skip_file=%s: want the path of a proto file as the request names it, e.g. skip_file=mgmt/mgmt.proto", value)
+	}
+	if slices.Contains(c.skipFiles, value) {
+		return fmt.Errorf("skip_file=%s is given twice", value)
+	}
+	c.skipFiles = append(c.skipFiles, value)
+	return nil
 }
 
 // addImportMap parses the value of an import_prefix_map option, FROM=TO.
@@ -89,7 +105,7 @@ func generate(gen *protogen.Plugin, cfg config) error {
 	documented := make(map[protogen.GoImportPath]bool) // output packages whose package doc is written
 	written := make(map[string]string)                 // output file -> its proto file
 	for _, f := range gen.Files {
-		if !f.Generate || len(f.Services) == 0 {
+		if !f.Generate || len(f.Services) == 0 || slices.Contains(cfg.skipFiles, f.Desc.Path()) {
 			continue
 		}
 		base := strings.TrimSuffix(path.Base(f.Desc.Path()), ".proto")
