@@ -5,8 +5,10 @@
 //	drpc-engine --socket-dir DIR --index N
 //
 // listens on DIR/daos_engine<N>.sock (mode 0600) and serves the mgmt module
-// (2): set rank (202, the rank is remembered), prepare for shutdown (218)
-// and ping (225), logging each call. It then tells the server on
+// (2): set rank (202, the rank is remembered), prepare for shutdown (218),
+// ping (225) and pool evict (230: each handle is recorded once and logged,
+// msg="pool handle evicted" with the pool and handle UUIDs), logging each
+// call. It then tells the server on
 // DIR/daos_server.sock that it is ready (srv module, method 301), retrying
 // until the server is up, and runs until SIGINT or SIGTERM, when it removes
 // its socket and exits 0 (whether or not the server prepared it for
@@ -109,7 +111,7 @@ func newRoot() *cobra.Command {
 	var c common
 	root := &cobra.Command{
 		Use:   "drpc-engine --socket-dir DIR --index N",
-		Short: "A stand-in DAOS I/O engine: serves mgmt 202/218/225 and notifies drpc-server",
+		Short: "A stand-in DAOS I/O engine: serves mgmt 202/218/225/230 and notifies drpc-server",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("unexpected argument %q", args[0])}
@@ -145,6 +147,70 @@ type mgmt struct {
 	rank     uint32
 	rankSet  bool
 	prepared bool
+	evicted  map[string]string // handle UUID -> pool UUID, of every handle evicted
+}
+
+// statusInvalid is -DER_INVAL, the PoolEvictResp status of a request whose
+// pool or handle is not a UUID.
+const statusInvalid = -1003
+
+// PoolEvict records and logs the handles it names (230). A handle evicted
+// before is not counted again: count is the number of handles evicted by
+// this call. A request without handles (DAOS: every handle of the pool)
+// evicts nothing here, since this stand-in holds no pool.
+func (m *mgmt) PoolEvict(_ context.Context, s *drpc.Session, req *mgmtv1.PoolEvictReq) (*mgmtv1.PoolEvictResp, error) {
+	pid := s.PeerCredentials().PID
+	if !isUUID(req.GetId()) {
+		m.log.Warn("pool evict refused: the pool is not a UUID", "pool", req.GetId(), "peer_pid", pid)
+		return &mgmtv1.PoolEvictResp{Status: statusInvalid}, nil
+	}
+	for _, h := range req.GetHandles() {
+		if !isUUID(h) {
+			m.log.Warn("pool evict refused: a handle is not a UUID", "pool", req.GetId(), "handle", h, "peer_pid", pid)
+			return &mgmtv1.PoolEvictResp{Status: statusInvalid}, nil
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.evicted == nil {
+		m.evicted = make(map[string]string)
+	}
+	var count int32
+	for _, h := range req.GetHandles() {
+		if _, done := m.evicted[h]; done {
+			m.log.Info("pool handle already evicted", "pool", req.GetId(), "handle", h, "machine", req.GetMachine())
+			continue
+		}
+		m.evicted[h] = req.GetId()
+		count++
+		m.log.Info("pool handle evicted", "pool", req.GetId(), "handle", h, "machine", req.GetMachine(), "rank", m.rank, "peer_pid", pid)
+	}
+	if len(req.GetHandles()) == 0 {
+		m.log.Info("pool evict without handles: nothing to evict on this stand-in", "pool", req.GetId(), "machine", req.GetMachine())
+	}
+	return &mgmtv1.PoolEvictResp{Count: count}, nil
+}
+
+// isUUID reports whether s is a UUID in its text form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits of either case).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // SetRank remembers the rank (202).
