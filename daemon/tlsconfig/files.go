@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -53,7 +54,10 @@ func readCert(path string) ([]byte, error) {
 // readFile reads a regular file of at most maxFileSize bytes after
 // checkMode accepted its permissions, checked on the opened file.
 func readFile(path, what string, checkMode func(fs.FileMode) error) ([]byte, error) {
-	if fi, err := os.Stat(path); err != nil {
+	if fi, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: correct the path, or make the certificates with 'drpc-server gen-certs --out %s'",
+			what, err, filepath.Dir(path))
+	} else if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	} else if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s %s is not a regular file (%s)", ErrBadFile, what, path, fi.Mode().Type())

@@ -16,6 +16,7 @@ var hints = []struct{ fragment, hint string }{
 	{"doesn't contain any IP SANs", "the server's certificate does not name the address the client dialled: add it to the certificate, or dial a name it has"},
 	{"certificate is valid for", "the server's certificate does not name the address the client dialled: add it to the certificate, or dial a name it has"},
 	{"bad certificate", "the peer refused this side's certificate: its log says why"},
+	{"handshake failure", "the server refused the TLS handshake: it probably runs without TLS (transport_config.allow_insecure: true) while this side has not; set it the same on both sides (its log says why)"},
 	{"tls: ", "the TLS handshake failed"},
 }
 

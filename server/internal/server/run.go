@@ -27,7 +27,8 @@ type RunOptions struct {
 // Run runs a server until ctx ends or SIGINT or SIGTERM arrives, as
 // lifecycle.Run does: it takes the socket systemd passed, if the server was
 // socket-activated and opts.Listener is nil; starts the server; tells
-// systemd READY=1; and on a stop signal tells systemd STOPPING=1 and shuts
+// systemd READY=1; re-reads the management service's TLS files on SIGUSR2;
+// and on a stop signal tells systemd STOPPING=1 and shuts
 // down: every ready engine is prepared for shutdown (218), calls in flight
 // finish, the socket is removed. It returns nil after a clean stop.
 func Run(ctx context.Context, cfg Config, opts RunOptions) error {
@@ -42,6 +43,7 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		Serving:         "engines",
 		StoppingStatus:  "preparing engines for shutdown",
 		ShutdownTimeout: ShutdownTimeout,
+		Reload:          (*Server).Reload,
 		Stdout:          opts.Stdout,
 		Ready:           opts.Ready,
 	})

@@ -24,6 +24,7 @@ import (
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	"github.com/cc532012/drpc/server/internal/control"
 	"github.com/cc532012/drpc/server/internal/engine"
+	"github.com/cc532012/drpc/server/internal/mgmtsvc"
 	"github.com/cc532012/drpc/server/internal/security"
 	"github.com/cc532012/drpc/server/internal/srv"
 )
@@ -52,6 +53,8 @@ type Server struct {
 	srvSvc   *srv.Service
 	sec      *security.Service
 	ctl      *control.Service
+	mgmt     *mgmtsvc.Service  // the agents' gRPC service
+	mgmtLn   *mgmtsvc.Listener // serves it
 
 	mu         sync.Mutex
 	srv        *drpc.DomainSocketServer
@@ -85,8 +88,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 		policy.CallTimeout = cfg.CallTimeout.Std()
 	}
 	s := &Server{cfg: cfg, log: log, ln: opts.Listener}
+	caller := engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log})
 	s.registry = engine.NewRegistry(engine.Options{
-		Caller:       engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log}),
+		Caller:       caller,
 		Ranks:        cfg.ranks(),
 		PingInterval: cfg.PingInterval.Std(),
 		CallTimeout:  cfg.CallTimeout.Std(),
@@ -106,11 +110,15 @@ func New(cfg Config, opts Options) (*Server, error) {
 		MaxAge:        cfg.CredentialMaxAge.Std(),
 		Logger:        log,
 	})
+	if s.mgmt, s.mgmtLn, err = newMgmt(cfg, s.registry, caller, log); err != nil {
+		return nil, err
+	}
 	s.ctl = control.New(control.Options{
-		Engines: s.registry.Statuses,
-		Events:  s.srvSvc.Events(),
-		Server:  s.serverStatus,
-		UID:     -1,
+		Engines:   s.registry.Statuses,
+		Events:    s.srvSvc.Events(),
+		Evictions: s.mgmt.Evictions(),
+		Server:    s.serverStatus,
+		UID:       -1,
 	})
 	return s, nil
 }
@@ -118,10 +126,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 // serverStatus describes the server for the control module.
 func (s *Server) serverStatus() *controlv1.ServerStatus {
 	st := &controlv1.ServerStatus{
-		Pid:       int32(os.Getpid()),
-		Socket:    s.SocketPath(),
-		SocketDir: s.cfg.SocketDir,
-		Version:   version.Read().Main.Version,
+		Pid:         int32(os.Getpid()),
+		Socket:      s.SocketPath(),
+		SocketDir:   s.cfg.SocketDir,
+		Version:     version.Read().Main.Version,
+		MgmtAddress: s.mgmtLn.Addr(),
+		MgmtTls:     s.mgmtLn.TLS(),
+		System:      s.cfg.Name,
 	}
 	if t := s.started.Load(); t != nil {
 		st.Started = timestamppb.New(*t)
@@ -232,16 +243,31 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		return fmt.Errorf("server socket: %w", err)
 	}
+	// The management service listens once the socket serves, so that a
+	// busy or missing socket is reported before any TLS file trouble.
+	if err := s.mgmtLn.Start(ctx); err != nil {
+		_ = ds.Shutdown(context.Background())
+		return err
+	}
 	s.srv = ds
 	now := time.Now()
 	s.started.Store(&now)
 	s.log.Info("server serving", "socket", ds.SocketPath(), "socket_dir", s.cfg.SocketDir, "keys_dir", s.cfg.KeysDir,
-		"engines", len(s.cfg.Engines), "activated", s.ln != nil, "allow_insecure", s.cfg.AllowInsecure)
+		"engines", len(s.cfg.Engines), "activated", s.ln != nil, "allow_insecure", s.cfg.AllowInsecure, "mgmt_address", s.mgmtLn.Addr())
 	if s.cfg.AllowInsecure {
 		s.log.Warn("the server accepts insecure (digest-only) credentials (allow_insecure): they prove nothing")
 	}
 	return nil
 }
+
+// Reload reads the management service's TLS files again (on SIGUSR2): new
+// connections use them. If one cannot be used, the server keeps the ones it
+// had and Reload says why.
+func (s *Server) Reload() error { return s.mgmtLn.Reload() }
+
+// MgmtAddr returns the address the management service listens on
+// (HOST:PORT), or "" before Start.
+func (s *Server) MgmtAddr() string { return s.mgmtLn.Addr() }
 
 // SocketPath returns the socket the server serves.
 func (s *Server) SocketPath() string {
@@ -282,6 +308,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
+	if err := s.mgmtLn.Stop(ctx); err != nil {
+		s.log.Warn("management service did not stop cleanly", "err", err)
+	}
 	if err := s.registry.Shutdown(ctx); err != nil {
 		s.log.Warn("some engines were not prepared for shutdown", "err", err)
 	}

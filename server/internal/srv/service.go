@@ -96,6 +96,7 @@ func (s *Service) NotifyReady(_ context.Context, sess *drpc.Session, req *srvv1.
 		PID:         pid,
 		Incarnation: req.GetIncarnation(),
 		URI:         req.GetUri(),
+		Nctxs:       req.GetNctxs(),
 	}
 	if err := s.opts.Registry.Ready(info); err != nil {
 		s.log.Warn("engine notify ready refused", "index", info.Index, "pid", pid, "err", err)
