@@ -25,6 +25,11 @@ identity (uid, gid and groups, as the kernel reports them for the socket's
 peer), signed with the agent's key, over dRPC (module 1, method 101) on
 RUNTIME_DIR/daos_agent.sock.
 
+With access_points, it also serves the management module (module 2): the
+system's attach info (206), cached from the servers (gRPC, mutual TLS), and
+a process monitor (235, 236, 233) that has the servers evict the pool
+handles of a client process that dies without disconnecting.
+
 Make a key once, then start the agent:
 
   drpc-agent gen-key --type ed25519 --out /etc/drpc/agent.key
@@ -37,7 +42,7 @@ func newRoot() *cobra.Command {
 		Name:       "drpc-agent",
 		Short:      "dRPC security agent: signed credentials for local processes",
 		Long:       long,
-		StartShort: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
+		StartShort: "Serve credentials and attach info until SIGINT or SIGTERM (SIGUSR2 re-reads the key and certificates)",
 		Defaults:   agent.DefaultConfig,
 		AddFlags:   sf.add,
 		ApplyFlags: sf.apply,
@@ -57,6 +62,8 @@ type startFlags struct {
 	origin        string
 	allowInsecure bool
 	cacheTTL      config.Duration
+	accessPoints  []string
+	attachInfoTTL config.Duration
 }
 
 func (f *startFlags) add(fs *cli.FlagSet) {
@@ -67,6 +74,9 @@ func (f *startFlags) add(fs *cli.FlagSet) {
 	fs.BoolVar(&f.allowInsecure, "allow-insecure", false, "run without a key: credentials carry only a digest (tests only) [config: allow_insecure]")
 	f.cacheTTL = def.CacheTTL
 	fs.Var(&f.cacheTTL, "cache-ttl", "reuse a credential for the same identity for `DURATION` (0 turns the cache off) [config: cache_ttl]")
+	fs.StringSliceVar(&f.accessPoints, "access-points", nil, "the servers' management services, `HOST[:PORT],...`, tried in turn [config: access_points]")
+	f.attachInfoTTL = def.AttachInfoTTL
+	fs.Var(&f.attachInfoTTL, "attach-info-ttl", "ask the server for the attach info again after `DURATION` (0 turns the cache off) [config: attach_info_ttl]")
 }
 
 func (f *startFlags) apply(cmd *cobra.Command, cfg *agent.Config) {
@@ -84,6 +94,12 @@ func (f *startFlags) apply(cmd *cobra.Command, cfg *agent.Config) {
 	}
 	if cli.Changed(cmd, "cache-ttl") {
 		cfg.CacheTTL = f.cacheTTL
+	}
+	if cli.Changed(cmd, "access-points") {
+		cfg.AccessPoints = f.accessPoints
+	}
+	if cli.Changed(cmd, "attach-info-ttl") {
+		cfg.AttachInfoTTL = f.attachInfoTTL
 	}
 }
 

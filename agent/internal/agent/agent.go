@@ -31,10 +31,11 @@ type Options struct {
 // Agent is a running (or ready to run) drpc-agent. Make one with New, then
 // Start it and Shutdown it; Run does all of it for the command line.
 type Agent struct {
-	cfg Config
-	log *slog.Logger
-	svc *secagent.Service
-	ln  *net.UnixListener
+	cfg  Config
+	log  *slog.Logger
+	svc  *secagent.Service
+	mgmt *mgmt // module 2: attach info and the process monitor
+	ln   *net.UnixListener
 
 	mu         sync.Mutex // serializes Reload
 	srv        *drpc.DomainSocketServer
@@ -69,7 +70,11 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, svc: svc, ln: opts.Listener}, nil
+	m, err := newMgmt(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, log: log, svc: svc, mgmt: m, ln: opts.Listener}, nil
 }
 
 // loadSigner returns the signer of cfg's key, or the insecure signer if cfg
@@ -110,6 +115,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.cfg.MetricsAddr != "" {
 		col := metrics.New(metrics.Options{})
 		col.AddMethods(authv1drpc.SecurityAgentServiceRequestCredentialsMethod)
+		col.AddMethods(a.mgmt.methods()...)
 		reg, err := metrics.NewRegistry(col)
 		if err != nil {
 			return err
@@ -157,6 +163,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := srv.RegisterRPCModule(a.svc.Module()); err != nil {
 		return err
 	}
+	if err := srv.RegisterRPCModule(a.mgmt.svc.Module()); err != nil {
+		return err
+	}
 	// The server stops at once when the context given to Start ends; the
 	// agent stops with Shutdown, which lets calls finish.
 	if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
@@ -169,6 +178,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("agent socket: %w", err)
 	}
 	a.srv = srv
+	if err := a.mgmt.Start(ctx); err != nil {
+		_ = srv.Shutdown(context.Background())
+		a.srv = nil
+		return err
+	}
 	a.log.Info("agent serving credentials", "socket", srv.SocketPath(), "origin", a.cfg.Origin,
 		"key", string(a.svc.KeyType()), "cache_ttl", a.cfg.CacheTTL.String(), "activated", a.ln != nil)
 	if a.svc.KeyType() == auth.KeyNone {
@@ -197,8 +211,9 @@ func (a *Agent) MetricsURL() string {
 }
 
 // Reload re-reads the signing key and empties the credential cache (on
-// SIGUSR2). If the new key cannot be used, the agent keeps its old key (and
-// its cache) and Reload returns why.
+// SIGUSR2), fetches the attach info again and re-reads the TLS files of the
+// link to the servers. If the new key or a TLS file cannot be used, the
+// agent keeps the old one and Reload returns why.
 func (a *Agent) Reload() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -210,6 +225,10 @@ func (a *Agent) Reload() error {
 		return fmt.Errorf("reload: keeping the current key: %w", err)
 	}
 	a.log.Info("agent reloaded: key read again, credential cache emptied", "key", string(signer.KeyType()))
+	if err := a.mgmt.Reload(); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	a.log.Info("agent reloaded: attach info fetched again, certificates read again")
 	return nil
 }
 
@@ -221,6 +240,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	var errs []error
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := a.mgmt.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
