@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ import (
 var ErrNotListed = errors.New("client certificate is not listed in client_cert_dir")
 
 // ErrExpired: this side's own certificate has expired or is not yet valid.
+// It is not a load error (the peers refuse such a certificate, and say so):
+// Options.Logger gets a warning that wraps it.
 var ErrExpired = errors.New("certificate is not valid now")
 
 // MinVersion is the oldest TLS version either side accepts: TLS 1.2, which
@@ -34,6 +37,9 @@ type Options struct {
 	// Now returns the time, to check that this side's certificate is valid
 	// now; nil means time.Now.
 	Now func() time.Time
+	// Logger, if set, gets a warning when this side's certificate is not
+	// valid now (expired, or not yet valid): the peers will refuse it.
+	Logger *slog.Logger
 }
 
 func (o Options) now() time.Time {
@@ -65,12 +71,20 @@ func loadKeyPair(c Config, opts Options) (tls.Certificate, error) {
 		}
 		pair.Leaf = leaf
 	}
-	now := opts.now()
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return tls.Certificate{}, fmt.Errorf("%w: cert %s is valid from %s to %s: make a new one (drpc-server gen-certs)",
-			ErrExpired, c.Cert, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	if err := CheckValid(c.Cert, leaf, opts.now()); err != nil && opts.Logger != nil {
+		opts.Logger.Warn("this side's certificate is not valid now: the peers will refuse it", "err", err)
 	}
 	return pair, nil
+}
+
+// CheckValid returns an error wrapping ErrExpired if cert (read from path)
+// is not valid at now, with its validity and what to do.
+func CheckValid(path string, cert *x509.Certificate, now time.Time) error {
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return fmt.Errorf("%w: cert %s is valid from %s to %s: make a new one (drpc-server gen-certs)",
+			ErrExpired, path, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // Client returns the *tls.Config of a client (the agent): its certificate

@@ -120,7 +120,7 @@ func New(opts Options) (*Client, error) {
 			c.addrs = append(c.addrs, addr)
 		}
 	}
-	creds, err := loadCreds(opts.TLS)
+	creds, err := loadCreds(opts.TLS, log)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +129,11 @@ func New(opts Options) (*Client, error) {
 }
 
 // loadCreds makes the transport credentials of transport_config.
-func loadCreds(c tlsconfig.Config) (credentials.TransportCredentials, error) {
+func loadCreds(c tlsconfig.Config, log *slog.Logger) (credentials.TransportCredentials, error) {
 	if c.AllowInsecure {
 		return insecure.NewCredentials(), nil
 	}
-	cfg, err := tlsconfig.Client(c, tlsconfig.Options{NextProtos: []string{"h2"}})
+	cfg, err := tlsconfig.Client(c, tlsconfig.Options{NextProtos: []string{"h2"}, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("transport_config: %w", err)
 	}
@@ -151,7 +151,7 @@ func (c *Client) Insecure() bool { return c.opts.TLS.AllowInsecure }
 // again, as the methods are idempotent). If a file cannot be used, the
 // client keeps its connections and ReloadTLS says why.
 func (c *Client) ReloadTLS() error {
-	creds, err := loadCreds(c.opts.TLS)
+	creds, err := loadCreds(c.opts.TLS, c.log)
 	if err != nil {
 		return fmt.Errorf("keeping the current certificates: %w", err)
 	}

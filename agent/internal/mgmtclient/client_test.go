@@ -242,6 +242,14 @@ func TestTLS(t *testing.T) {
 	dir := certs(t, "agent", "unlisted")
 	other := certs(t, "agent")
 	require.NoError(t, os.Remove(filepath.Join(dir, "clients", "unlisted.crt")))
+	ca, err := tlsconfig.LoadAuthority(filepath.Join(dir, "daosCA.crt"), filepath.Join(dir, "daosCA.key"))
+	require.NoError(t, err)
+	past := time.Now().Add(-48 * time.Hour)
+	certPEM, keyPEM, err := ca.Issue(tlsconfig.Leaf{CommonName: "old", Client: true, NotBefore: past, NotAfter: past.Add(time.Hour)})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old.crt"), certPEM, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old.key"), keyPEM, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "clients", "old.crt"), certPEM, 0o644))
 
 	_, addr, _ := serve(t, "127.0.0.1:0", "tls", serverTLS(dir))
 	_, insecureAddr, _ := serve(t, "127.0.0.1:0", "plain", tlsconfig.ServerConfig{Config: insecureTLS})
@@ -261,6 +269,7 @@ func TestTLS(t *testing.T) {
 			tlsconfig.Config{CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(other, "agent.crt"), Key: filepath.Join(other, "agent.key")},
 			[]string{"remote error: tls: unknown certificate authority", "does not trust the CA"}},
 		{"not in client_cert_dir", addr, agentTLS(dir, "unlisted"), []string{"remote error: tls: bad certificate", "refused this side's certificate"}},
+		{"expired agent certificate", addr, agentTLS(dir, "old"), []string{"certificate is not valid now", "remote error: tls: expired certificate", "has expired"}},
 		{"TLS agent, insecure server", insecureAddr, agentTLS(dir, "agent"), []string{"first record does not look like a TLS handshake", "allow_insecure"}},
 		{"insecure agent, TLS server", addr, insecureTLS, []string{"requires TLS"}},
 	}
@@ -275,7 +284,7 @@ func TestTLS(t *testing.T) {
 			for _, w := range tc.want {
 				assert.Contains(t, logs.String(), w)
 			}
-			assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), "one warning for the repeated failures:\n%s", logs.String())
+			assert.Equal(t, 1, strings.Count(logs.String(), `level=WARN msg="management service access point failed"`), "one warning for the repeated failures:\n%s", logs.String())
 		})
 	}
 }

@@ -152,20 +152,9 @@ func listen(t testing.TB, svc *mgmtsvc.Service, tc tlsconfig.ServerConfig, log *
 // (none if c.AllowInsecure), closed at the end of the test.
 func dial(t testing.TB, addr string, c tlsconfig.Config) *grpc.ClientConn {
 	t.Helper()
-	return dialAt(t, addr, c, time.Time{})
-}
-
-// dialAt is dial with the client's certificate checked at now (the zero
-// time: the real one).
-func dialAt(t testing.TB, addr string, c tlsconfig.Config, now time.Time) *grpc.ClientConn {
-	t.Helper()
 	creds := insecure.NewCredentials()
 	if !c.AllowInsecure {
-		opts := tlsconfig.Options{}
-		if !now.IsZero() {
-			opts.Now = func() time.Time { return now }
-		}
-		cfg, err := tlsconfig.Client(c, opts)
+		cfg, err := tlsconfig.Client(c, tlsconfig.Options{})
 		require.NoError(t, err)
 		creds = credentials.NewTLS(cfg)
 	}

@@ -87,7 +87,7 @@ func (l *Listener) Start(_ context.Context) error {
 	if l.opts.TLS.AllowInsecure {
 		creds = insecure.NewCredentials()
 	} else {
-		st, err := tlsconfig.NewServerTLS(l.opts.TLS, tlsconfig.Options{NextProtos: []string{"h2"}})
+		st, err := tlsconfig.NewServerTLS(l.opts.TLS, tlsconfig.Options{NextProtos: []string{"h2"}, Logger: l.log})
 		if err != nil {
 			return fmt.Errorf("management service: transport_config: %w", err)
 		}
