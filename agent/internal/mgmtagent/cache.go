@@ -16,6 +16,12 @@ const (
 	// FetchTimeout bounds one fetch from the server, retries over the
 	// access points included.
 	FetchTimeout = 10 * time.Second
+	// MissWait bounds how long a call that finds the cache empty waits for
+	// the server; the fetch goes on in the background for later calls.
+	MissWait = 3 * time.Second
+	// failureTTL is how long a failed fetch answers calls that find the
+	// cache empty at once, without asking the server again.
+	failureTTL = time.Second
 	// minRetry and maxRetry bound the wait before the background refresh
 	// tries again after a failure.
 	minRetry = time.Second
@@ -41,11 +47,18 @@ type attachCache struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	cur  atomic.Pointer[entry]
-	kick chan struct{} // asks the refresher to fetch now
+	cur    atomic.Pointer[entry]
+	failed atomic.Pointer[failure] // the last fetch's failure, until one succeeds
+	kick   chan struct{}           // asks the refresher to fetch now
 
 	mu       sync.Mutex // guards inflight
 	inflight *fetchCall
+}
+
+// failure is a failed fetch and when it ended.
+type failure struct {
+	err error
+	at  time.Time
 }
 
 // fetchCall is a fetch that callers wait for together.
@@ -67,6 +80,11 @@ func (c *attachCache) get(ctx context.Context) (*mgmtv1.GetAttachInfoResp, error
 			return e.resp, nil
 		}
 	}
+	if f := c.failed.Load(); f != nil && c.now().Sub(f.at) < failureTTL {
+		return nil, f.err // the server was just found unreachable: do not wait for it again
+	}
+	ctx, cancel := context.WithTimeout(ctx, MissWait)
+	defer cancel()
 	e, err := c.fetchShared(ctx)
 	if err != nil {
 		return nil, err
@@ -90,6 +108,9 @@ func (c *attachCache) fetchShared(ctx context.Context) (*entry, error) {
 			if err == nil {
 				call.e = &entry{resp: resp, fetched: c.now()}
 				c.store(call.e)
+				c.failed.Store(nil)
+			} else {
+				c.failed.Store(&failure{err: err, at: c.now()})
 			}
 			call.err = err
 			c.mu.Lock()

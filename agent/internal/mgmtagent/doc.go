@@ -9,7 +9,9 @@
 //     refreshes every TTL, on SIGUSR2 and when it is empty (on demand). A
 //     warm call is one local call: no network. If a refresh fails, the
 //     agent keeps answering from the last reply it got (and logs it); with
-//     nothing cached it answers status -DER_UNREACH.
+//     nothing cached, a call waits for the server up to MissWait (3 s) and
+//     then answers status -DER_UNREACH (at once for a second after a
+//     failed fetch).
 //   - 235 NotifyPoolConnect, 236 NotifyPoolDisconnect, 233 NotifyExit: the
 //     process monitor. The agent keeps each client process's pool handles,
 //     keyed by the caller's pid as the kernel reports it for the socket
