@@ -29,6 +29,7 @@ var (
 	serverProgram = &daemontest.Program{Name: "drpc-server", Module: filepath.Join(repo, "server"), Package: "./cmd/drpc-server"}
 	agentProgram  = &daemontest.Program{Name: "drpc-agent", Module: filepath.Join(repo, "agent"), Package: "./cmd/drpc-agent"}
 	engineProgram = &daemontest.Program{Name: "drpc-engine", Module: filepath.Join(repo, "tools"), Package: "./cmd/drpc-engine"}
+	drpcProgram   = &daemontest.Program{Name: "drpc", Module: filepath.Join(repo, "tools"), Package: "./cmd/drpc"}
 )
 
 // Bounds on how long the tests wait for something to happen; they bound a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -88,6 +89,20 @@ func TestTwoClientNodes(t *testing.T) {
 		assert.Equal(t, []uint32{0, 1}, resp.GetMsRanks())
 		assert.Equal(t, "ofi+tcp", resp.GetClientNetHint().GetProvider())
 	}
+
+	// The drpc tool calls module 2 by name, with JSON bodies.
+	r := daemontest.Run(t, exec.Command(drpcProgram.Path(t), "call", "--socket", s.agents[1].socket, "--method", "GetAttachInfo", "--data", `{"all_ranks": true}`))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "tcp://127.0.0.1:31417")
+	// (A pool connect from the tool would be evicted when the tool exits:
+	// this one is refused, its pool is not a UUID.)
+	r = daemontest.Run(t, exec.Command(drpcProgram.Path(t), "call", "--socket", s.agents[1].socket, "--method", "mgmt.NotifyPoolConnect",
+		"--data", `{"pool_uuid": "tank", "pool_handle_uuid": "`+handle+`"}`))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stdout, "-1003")
+	r = daemontest.Run(t, exec.Command(drpcProgram.Path(t), "call", "--socket", s.agents[1].socket, "--method", "MgmtService/NotifyExit"))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	waitLogged(t, s.agents[1].Process, 0, `msg="pool connect refused: the pool or handle is not a UUID" pool=tank`, `msg="process exits cleanly"`)
 
 	// A client of node 1 connects a pool and is killed.
 	agent1 := s.agents[0]
