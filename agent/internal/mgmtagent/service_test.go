@@ -55,10 +55,12 @@ func (u *upstream) GetAttachInfo(_ context.Context, req *mgmtv1.GetAttachInfoReq
 		return nil, errors.New("the server is down")
 	}
 	return &mgmtv1.GetAttachInfoResp{
-		Sys:         req.GetSys(),
-		RankUris:    []*mgmtv1.GetAttachInfoResp_RankUri{{Rank: 0, Uri: "tcp://127.0.0.1:31416", NumCtxs: 1}, {Rank: 1, Uri: "tcp://127.0.0.1:31417", NumCtxs: 1}},
-		MsRanks:     []uint32{0, 1},
-		DataVersion: u.version.Load(),
+		Sys:           req.GetSys(),
+		RankUris:      []*mgmtv1.GetAttachInfoResp_RankUri{{Rank: 0, Uri: "tcp://127.0.0.1:31416", NumCtxs: 1}, {Rank: 1, Uri: "tcp://127.0.0.1:31417", NumCtxs: 1}},
+		MsRanks:       []uint32{0, 1},
+		DataVersion:   u.version.Load(),
+		ClientNetHint: &mgmtv1.ClientNetHint{Provider: "ofi+tcp", CrtTimeout: 30, SrvSrxSet: -1},
+		BuildInfo:     &mgmtv1.BuildInfo{Major: 1, Tag: "v1.0.0"},
 	}, nil
 }
 
