@@ -273,6 +273,11 @@ func TestGeneratedCatalog(t *testing.T) {
 		{mgmtv1drpc.MgmtServiceSetRankMethod, "drpc.mgmt.v1.MgmtService", "SetRank", "drpc.mgmt.v1.SetRankReq", "drpc.mgmt.v1.DaosResp"},
 		{mgmtv1drpc.MgmtServicePrepShutdownMethod, "drpc.mgmt.v1.MgmtService", "PrepShutdown", "drpc.mgmt.v1.PrepShutdownReq", "drpc.mgmt.v1.DaosResp"},
 		{mgmtv1drpc.MgmtServicePingRankMethod, "drpc.mgmt.v1.MgmtService", "PingRank", "drpc.mgmt.v1.PingRankReq", "drpc.mgmt.v1.DaosResp"},
+		{mgmtv1drpc.MgmtServiceGetAttachInfoMethod, "drpc.mgmt.v1.MgmtService", "GetAttachInfo", "drpc.mgmt.v1.GetAttachInfoReq", "drpc.mgmt.v1.GetAttachInfoResp"},
+		{mgmtv1drpc.MgmtServicePoolEvictMethod, "drpc.mgmt.v1.MgmtService", "PoolEvict", "drpc.mgmt.v1.PoolEvictReq", "drpc.mgmt.v1.PoolEvictResp"},
+		{mgmtv1drpc.MgmtServiceNotifyExitMethod, "drpc.mgmt.v1.MgmtService", "NotifyExit", "google.protobuf.Empty", "drpc.mgmt.v1.DaosResp"},
+		{mgmtv1drpc.MgmtServiceNotifyPoolConnectMethod, "drpc.mgmt.v1.MgmtService", "NotifyPoolConnect", "drpc.mgmt.v1.PoolMonitorReq", "drpc.mgmt.v1.DaosResp"},
+		{mgmtv1drpc.MgmtServiceNotifyPoolDisconnectMethod, "drpc.mgmt.v1.MgmtService", "NotifyPoolDisconnect", "drpc.mgmt.v1.PoolMonitorReq", "drpc.mgmt.v1.DaosResp"},
 		{srvv1drpc.SrvServiceNotifyReadyMethod, "drpc.srv.v1.SrvService", "NotifyReady", "drpc.srv.v1.NotifyReadyReq", "drpc.srv.v1.NotifyReadyResp"},
 		{srvv1drpc.SrvServiceClusterEventMethod, "drpc.srv.v1.SrvService", "ClusterEvent", "drpc.srv.v1.ClusterEventReq", "drpc.srv.v1.ClusterEventResp"},
 		{authv1drpc.SecurityServiceValidateCredentialsMethod, "drpc.auth.v1.SecurityService", "ValidateCredentials", "drpc.auth.v1.ValidateCredReq", "drpc.auth.v1.ValidateCredResp"},
@@ -295,7 +300,7 @@ func TestGeneratedCatalog(t *testing.T) {
 	for _, e := range catalog.All() {
 		got = append(got, e.MethodID)
 	}
-	assert.Equal(t, []drpc.MethodID{1, 101, 202, 218, 225, 301, 304, 401}, got)
+	assert.Equal(t, []drpc.MethodID{1, 101, 202, 206, 218, 225, 230, 233, 235, 236, 301, 304, 401}, got)
 	assert.ElementsMatch(t, want, got)
 
 	// The IDs the schema gives the DAOS modules.
@@ -317,7 +322,9 @@ func TestGeneratedModules(t *testing.T) {
 		{testv1drpc.NewTestServiceModule(testv1drpc.UnimplementedTestServiceServer{}), 0, testv1drpc.TestServiceName,
 			[]drpc.Method{testv1drpc.TestServiceEchoMethod}},
 		{mgmtv1drpc.NewMgmtServiceModule(mgmtv1drpc.UnimplementedMgmtServiceServer{}), 2, mgmtv1drpc.MgmtServiceName,
-			[]drpc.Method{mgmtv1drpc.MgmtServiceSetRankMethod, mgmtv1drpc.MgmtServicePrepShutdownMethod, mgmtv1drpc.MgmtServicePingRankMethod}},
+			[]drpc.Method{mgmtv1drpc.MgmtServiceSetRankMethod, mgmtv1drpc.MgmtServiceGetAttachInfoMethod, mgmtv1drpc.MgmtServicePrepShutdownMethod,
+				mgmtv1drpc.MgmtServicePingRankMethod, mgmtv1drpc.MgmtServicePoolEvictMethod, mgmtv1drpc.MgmtServiceNotifyExitMethod,
+				mgmtv1drpc.MgmtServiceNotifyPoolConnectMethod, mgmtv1drpc.MgmtServiceNotifyPoolDisconnectMethod}},
 		{srvv1drpc.NewSrvServiceModule(srvv1drpc.UnimplementedSrvServiceServer{}), 3, srvv1drpc.SrvServiceName,
 			[]drpc.Method{srvv1drpc.SrvServiceNotifyReadyMethod, srvv1drpc.SrvServiceClusterEventMethod}},
 		{authv1drpc.NewSecurityAgentServiceModule(authv1drpc.UnimplementedSecurityAgentServiceServer{}), 1, authv1drpc.SecurityAgentServiceName,

@@ -14,6 +14,7 @@ import (
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	drpcv1 "github.com/cc532012/drpc/proto/drpc/v1"
+	mgmtpb "github.com/cc532012/drpc/proto/mgmt"
 )
 
 // readGolden reads testdata/golden/<name>.hex: hex bytes separated by white
@@ -65,6 +66,17 @@ func TestGoldenWireVectors(t *testing.T) {
 		}},
 		{"notify_ready_req", &srvv1.NotifyReadyReq{InstanceIdx: 1, DrpcListenerSock: "/s", SecondaryNctxs: []uint32{2, 3}}},
 		{"cluster_event_resp", &srvv1.ClusterEventResp{Sequence: 5, Status: -2}},
+		{"pool_monitor_req", &mgmtv1.PoolMonitorReq{Sys: "s", PoolUuid: "p", PoolHandleUuid: "h", Jobid: "j"}},
+		{"get_attach_info_req", &mgmtv1.GetAttachInfoReq{Sys: "s", AllRanks: true}},
+		{"get_attach_info_resp", &mgmtv1.GetAttachInfoResp{
+			RankUris:      []*mgmtv1.GetAttachInfoResp_RankUri{{Rank: 1, Uri: "u", NumCtxs: 2}},
+			MsRanks:       []uint32{1},
+			ClientNetHint: &mgmtv1.ClientNetHint{Provider: "p", CrtTimeout: 5, SrvSrxSet: -1, EnvVars: []string{"A=1"}},
+			DataVersion:   3,
+			Sys:           "s",
+		}},
+		{"pool_evict_req", &mgmtv1.PoolEvictReq{Sys: "d", Id: "p", SvcRanks: []uint32{1, 2}, Handles: []string{"h"}, Destroy: true, Machine: "m"}},
+		{"pool_evict_resp", &mgmtv1.PoolEvictResp{Status: -1, Count: 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -79,4 +91,21 @@ func TestGoldenWireVectors(t *testing.T) {
 			require.True(t, proto.Equal(tc.msg, decoded), "golden vector decodes to %v, want %v", decoded, tc.msg)
 		})
 	}
+}
+
+// TestMgmtSvcPaths pins the gRPC method paths of the server's management
+// service to DAOS's: a gRPC path is "/<package>.<service>/<method>", and
+// the agent and the server build theirs from this descriptor.
+func TestMgmtSvcPaths(t *testing.T) {
+	svc := mgmtpb.File_mgmt_mgmt_proto.Services().ByName("MgmtSvc")
+	require.NotNil(t, svc)
+	var paths []string
+	for i := range svc.Methods().Len() {
+		m := svc.Methods().Get(i)
+		paths = append(paths, "/"+string(svc.FullName())+"/"+string(m.Name()))
+	}
+	require.Equal(t, []string{"/mgmt.MgmtSvc/GetAttachInfo", "/mgmt.MgmtSvc/PoolEvict"}, paths)
+	require.Equal(t, (&mgmtv1.GetAttachInfoReq{}).ProtoReflect().Descriptor(), svc.Methods().ByName("GetAttachInfo").Input(),
+		"the gRPC service and dRPC method 206 share their messages")
+	require.Equal(t, (&mgmtv1.PoolEvictResp{}).ProtoReflect().Descriptor(), svc.Methods().ByName("PoolEvict").Output())
 }

@@ -28,6 +28,11 @@ identity (uid, gid and groups, as the kernel reports them for the socket's
 peer), signed with the agent's key, over dRPC (module 1, method 101) on
 RUNTIME_DIR/daos_agent.sock.
 
+With access_points, it also serves the management module (module 2): the
+system's attach info (206), cached from the servers (gRPC, mutual TLS), and
+a process monitor (235, 236, 233) that has the servers evict the pool
+handles of a client process that dies without disconnecting.
+
 Make a key once, then start the agent:
 
   drpc-agent gen-key --out /etc/drpc/agent.key
@@ -39,7 +44,7 @@ func newRoot() *cobra.Command {
 	load := cli.NewLoader(agent.DefaultConfig)
 	start := load.AddFlags(&cobra.Command{
 		Use:   "start",
-		Short: "Serve credentials until SIGINT or SIGTERM (SIGUSR2 re-reads the key)",
+		Short: "Serve credentials and attach info until SIGINT or SIGTERM (SIGUSR2 re-reads the key and certificates)",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load.Load(cmd)

@@ -247,6 +247,15 @@ credential_max_age: 0s
 uid_map:
   1000: alice
 gid_map: {}
+name: daos_server
+access_points: []
+port: 10001
+transport_config:
+  allow_insecure: false
+  ca_cert: /etc/drpc/certs/daosCA.crt
+  cert: /etc/drpc/certs/agent.crt
+  key: /etc/drpc/certs/agent.key
+attach_info_ttl: 5m0s
 log_level: info
 log_format: json
 metrics_addr: ""

@@ -31,9 +31,10 @@ type Options struct {
 // to host.Run.
 type Agent struct {
 	*host.Host
-	cfg Config
-	log *slog.Logger
-	svc *secagent.Service
+	cfg  Config
+	log  *slog.Logger
+	svc  *secagent.Service
+	mgmt *mgmt // module 2: attach info and the process monitor
 
 	mu sync.Mutex // serializes Reload
 }
@@ -66,7 +67,11 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, svc: svc}
+	m, err := newMgmt(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, svc: svc, mgmt: m}
 	a.Host, err = host.New(host.Spec{
 		Name:       "agent",
 		Serving:    "credentials",
@@ -76,11 +81,11 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		DirMode:    RuntimeDirMode,
 		SocketName: SocketName,
 		SocketMode: SocketMode,
-		Modules:    []drpc.Module{svc.Module()},
+		Modules:    []drpc.Module{svc.Module(), m.svc.Module()},
 		Common:     cfg.Common,
 		Logger:     log,
 		Listener:   opts.Listener,
-		Hooks:      host.Hooks{Started: a.started, Reload: a.Reload},
+		Hooks:      host.Hooks{Started: a.started, Stopped: m.Stop, Reload: a.Reload},
 	})
 	if err != nil {
 		return nil, err
@@ -88,8 +93,12 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	return a, nil
 }
 
-// started logs what the agent serves with, once its socket serves.
-func (a *Agent) started(context.Context) error {
+// started starts the link to the servers (module 2) and logs what the
+// agent serves with, once its socket serves.
+func (a *Agent) started(ctx context.Context) error {
+	if err := a.mgmt.Start(ctx); err != nil {
+		return err
+	}
 	a.log.Info("agent serving credentials", "socket", a.SocketPath(), "origin", a.cfg.Origin,
 		"key", string(a.svc.KeyType()), "cache_ttl", a.cfg.CacheTTL.String())
 	a.cfg.logStartNotes(a.log)
@@ -127,8 +136,9 @@ func loadSigner(cfg Config) (*auth.Signer, error) {
 }
 
 // Reload re-reads the signing key and empties the credential cache (on
-// SIGUSR2). If the new key cannot be used, the agent keeps its old key (and
-// its cache) and Reload returns why.
+// SIGUSR2), fetches the attach info again and re-reads the TLS files of the
+// link to the servers. If the new key or a TLS file cannot be used, the
+// agent keeps the old one and Reload returns why.
 func (a *Agent) Reload() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -140,5 +150,9 @@ func (a *Agent) Reload() error {
 		return fmt.Errorf("reload: keeping the current key: %w", err)
 	}
 	a.log.Info("agent reloaded: key read again, credential cache emptied", "key", string(signer.KeyType()))
+	if err := a.mgmt.Reload(); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	a.log.Info("agent reloaded: attach info fetched again, certificates read again")
 	return nil
 }

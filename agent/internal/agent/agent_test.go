@@ -30,6 +30,7 @@ import (
 	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
 	"github.com/cc532012/drpc/daemon/rundir"
+	"github.com/cc532012/drpc/daemon/tlsconfig"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 )
@@ -142,6 +143,20 @@ func TestStartErrors(t *testing.T) {
 		{"bad log level", func(c *agent.Config) { c.AllowInsecure = true; c.LogLevel = "loud" }, nil, "log_level"},
 		{"bad uid map", func(c *agent.Config) { c.AllowInsecure = true; c.UIDMap = map[uint32]string{7: "a@b"} }, nil, "uid_map: 7"},
 		{"metrics port in use", nil, nil, "choose another --metrics-addr"},
+		{"bad access point", func(c *agent.Config) { c.AllowInsecure = true; c.AccessPoints = []string{"host:0"} }, nil, "access_points[0]: access point \"host:0\""},
+		{"missing certificates", func(c *agent.Config) {
+			c.AllowInsecure = true
+			c.AccessPoints = []string{"127.0.0.1"}
+			c.Transport.CACert = filepath.Join(base, "none", "daosCA.crt")
+		}, os.ErrNotExist, "transport_config: ca_cert"},
+		{"no certificate named", func(c *agent.Config) {
+			c.AllowInsecure = true
+			c.AccessPoints = []string{"127.0.0.1"}
+			c.Transport.Cert = ""
+		}, nil, "transport_config.cert: empty"},
+		{"bad attach info ttl", func(c *agent.Config) { c.AllowInsecure = true; c.AttachInfoTTL = -1 }, nil, "attach_info_ttl"},
+		{"bad system name", func(c *agent.Config) { c.AllowInsecure = true; c.Name = "a b" }, nil, "name:"},
+		{"bad port", func(c *agent.Config) { c.AllowInsecure = true; c.Port = 0 }, nil, "port: 0"},
 	}
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -506,7 +521,8 @@ func TestConfigDefaultsAndDump(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"runtime_dir", "key_file", "origin", "allow_insecure", "cache_ttl", "cache_size",
-		"credential_max_age", "uid_map", "gid_map", "log_level", "log_format", "metrics_addr", "limits"}, keys)
+		"credential_max_age", "uid_map", "gid_map", "name", "access_points", "port", "transport_config", "attach_info_ttl",
+		"log_level", "log_format", "metrics_addr", "limits"}, keys)
 
 	back := agent.DefaultConfig()
 	require.NoError(t, config.Decode(buf.Bytes(), "dump", &back))
@@ -536,7 +552,9 @@ metrics_addr: :9191
 		RuntimeDir: "/run/x", KeyFile: "/etc/drpc/agent.key", Origin: "node1",
 		CacheTTL: config.Duration(30 * time.Second), CacheSize: 10,
 		UIDMap: map[uint32]string{1000: "alice"}, GIDMap: map[uint32]string{1000: "staff"},
-		Common: cfg.Common,
+		Name: agent.DefaultName, AccessPoints: []string{}, Port: 10001, Transport: tlsconfig.DefaultConfig("agent"),
+		AttachInfoTTL: config.Duration(agent.DefaultAttachInfoTTL),
+		Common:        cfg.Common,
 	}, cfg)
 	assert.Equal(t, "debug", cfg.LogLevel)
 	assert.Equal(t, "json", cfg.LogFormat)

@@ -9,10 +9,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/cc532012/drpc/agent/internal/mgmtclient"
 	"github.com/cc532012/drpc/agent/internal/secagent"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/rundir"
+	"github.com/cc532012/drpc/daemon/tlsconfig"
 	"github.com/cc532012/drpc/drpc/auth"
 )
 
@@ -36,6 +38,13 @@ const (
 	DefaultCacheSize = secagent.DefaultCacheSize
 	// MaxCacheSize bounds cache_size.
 	MaxCacheSize = 1 << 20
+	// DefaultName is the system name, as DAOS's default.
+	DefaultName = "daos_server"
+	// MaxNameLen bounds the system name (DAOS_SYS_NAME_MAX).
+	MaxNameLen = 15
+	// DefaultAttachInfoTTL is how long the attach info is used before it
+	// is fetched again.
+	DefaultAttachInfoTTL = 5 * time.Minute
 )
 
 // ErrNoKey: the configuration names no signing key and does not allow
@@ -71,6 +80,20 @@ type Config struct {
 	UIDMap map[uint32]string `yaml:"uid_map"`
 	// GIDMap names gids that the user database does not know.
 	GIDMap map[uint32]string `yaml:"gid_map"`
+	// Name is the system name (DAOS: name): the agent serves attach info
+	// for this system only.
+	Name string `yaml:"name"`
+	// AccessPoints are the servers' management services, "host" or
+	// "host:port", tried in turn; empty: no server (206 answers
+	// -DER_UNREACH, no eviction).
+	AccessPoints []string `yaml:"access_points" flag:"access-points" usage:"the servers' management services, 'HOST[:PORT],...', tried in turn"`
+	// Port is the port of an access point that names none.
+	Port int `yaml:"port"`
+	// Transport is the TLS of the link to the servers: mutual by default.
+	Transport tlsconfig.Config `yaml:"transport_config"`
+	// AttachInfoTTL is how long the attach info is used before the agent
+	// asks the server again; 0 turns the cache off.
+	AttachInfoTTL config.Duration `yaml:"attach_info_ttl" flag:"attach-info-ttl" usage:"ask the server for the attach info again after 'DURATION' (0 turns the cache off)"`
 	// Common holds log_level, log_format, metrics_addr and limits.
 	host.Common `yaml:",inline"`
 }
@@ -79,13 +102,18 @@ type Config struct {
 // file nor a flag says otherwise.
 func DefaultConfig() Config {
 	return Config{
-		RuntimeDir: rundir.Default(RuntimeDirName),
-		Origin:     DefaultOrigin,
-		CacheTTL:   config.Duration(DefaultCacheTTL),
-		CacheSize:  DefaultCacheSize,
-		UIDMap:     map[uint32]string{},
-		GIDMap:     map[uint32]string{},
-		Common:     host.DefaultCommon(),
+		RuntimeDir:    rundir.Default(RuntimeDirName),
+		Origin:        DefaultOrigin,
+		CacheTTL:      config.Duration(DefaultCacheTTL),
+		CacheSize:     DefaultCacheSize,
+		UIDMap:        map[uint32]string{},
+		GIDMap:        map[uint32]string{},
+		Name:          DefaultName,
+		AccessPoints:  []string{},
+		Port:          mgmtclient.DefaultPort,
+		Transport:     tlsconfig.DefaultConfig("agent"),
+		AttachInfoTTL: config.Duration(DefaultAttachInfoTTL),
+		Common:        host.DefaultCommon(),
 	}
 }
 
@@ -121,8 +149,36 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if err := c.validateMgmt(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Common.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// validateMgmt checks the keys of the link to the servers.
+func (c Config) validateMgmt() error {
+	var errs []error
+	if c.Name == "" || len(c.Name) > MaxNameLen || strings.ContainsFunc(c.Name, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '/' }) {
+		errs = append(errs, fmt.Errorf("name: %q: want the system name, 1 to %d printable bytes without space or '/' (default %s)", c.Name, MaxNameLen, DefaultName))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port: %d is not a TCP port (1 to 65535; default %d)", c.Port, mgmtclient.DefaultPort))
+	}
+	for i, ap := range c.AccessPoints {
+		if _, err := mgmtclient.ParseAccessPoint(ap, max(c.Port, 1)); err != nil {
+			errs = append(errs, fmt.Errorf("access_points[%d]: %w", i, err))
+		}
+	}
+	if c.AttachInfoTTL < 0 {
+		errs = append(errs, fmt.Errorf("attach_info_ttl: %v is negative: use 0 to turn the cache off", c.AttachInfoTTL))
+	}
+	if len(c.AccessPoints) > 0 {
+		if err := c.Transport.Validate("transport_config"); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	drpc "github.com/cc532012/drpc/drpc"
 	catalog "github.com/cc532012/drpc/drpc/catalog"
 	v1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // MgmtServiceName is the full name of the schema's service MgmtService, dRPC
@@ -24,11 +25,24 @@ const MgmtServiceModuleID drpc.ModuleID = 2
 const (
 	// MgmtServiceSetRankMethodID is the method ID of MgmtService.SetRank.
 	MgmtServiceSetRankMethodID drpc.MethodID = 202
+	// MgmtServiceGetAttachInfoMethodID is the method ID of
+	// MgmtService.GetAttachInfo.
+	MgmtServiceGetAttachInfoMethodID drpc.MethodID = 206
 	// MgmtServicePrepShutdownMethodID is the method ID of
 	// MgmtService.PrepShutdown.
 	MgmtServicePrepShutdownMethodID drpc.MethodID = 218
 	// MgmtServicePingRankMethodID is the method ID of MgmtService.PingRank.
 	MgmtServicePingRankMethodID drpc.MethodID = 225
+	// MgmtServicePoolEvictMethodID is the method ID of MgmtService.PoolEvict.
+	MgmtServicePoolEvictMethodID drpc.MethodID = 230
+	// MgmtServiceNotifyExitMethodID is the method ID of MgmtService.NotifyExit.
+	MgmtServiceNotifyExitMethodID drpc.MethodID = 233
+	// MgmtServiceNotifyPoolConnectMethodID is the method ID of
+	// MgmtService.NotifyPoolConnect.
+	MgmtServiceNotifyPoolConnectMethodID drpc.MethodID = 235
+	// MgmtServiceNotifyPoolDisconnectMethodID is the method ID of
+	// MgmtService.NotifyPoolDisconnect.
+	MgmtServiceNotifyPoolDisconnectMethodID drpc.MethodID = 236
 )
 
 // The dRPC methods of MgmtService; each names itself (String) by the rpc's
@@ -36,16 +50,32 @@ const (
 var (
 	// MgmtServiceSetRankMethod is MgmtService.SetRank, method 202 of module 2.
 	MgmtServiceSetRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceSetRankMethodID, "drpc.mgmt.v1.MgmtService.SetRank")
+	// MgmtServiceGetAttachInfoMethod is MgmtService.GetAttachInfo, method 206 of
+	// module 2.
+	MgmtServiceGetAttachInfoMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceGetAttachInfoMethodID, "drpc.mgmt.v1.MgmtService.GetAttachInfo")
 	// MgmtServicePrepShutdownMethod is MgmtService.PrepShutdown, method 218 of
 	// module 2.
 	MgmtServicePrepShutdownMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePrepShutdownMethodID, "drpc.mgmt.v1.MgmtService.PrepShutdown")
 	// MgmtServicePingRankMethod is MgmtService.PingRank, method 225 of module 2.
 	MgmtServicePingRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePingRankMethodID, "drpc.mgmt.v1.MgmtService.PingRank")
+	// MgmtServicePoolEvictMethod is MgmtService.PoolEvict, method 230 of module 2.
+	MgmtServicePoolEvictMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePoolEvictMethodID, "drpc.mgmt.v1.MgmtService.PoolEvict")
+	// MgmtServiceNotifyExitMethod is MgmtService.NotifyExit, method 233 of module
+	// 2.
+	MgmtServiceNotifyExitMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceNotifyExitMethodID, "drpc.mgmt.v1.MgmtService.NotifyExit")
+	// MgmtServiceNotifyPoolConnectMethod is MgmtService.NotifyPoolConnect, method
+	// 235 of module 2.
+	MgmtServiceNotifyPoolConnectMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceNotifyPoolConnectMethodID, "drpc.mgmt.v1.MgmtService.NotifyPoolConnect")
+	// MgmtServiceNotifyPoolDisconnectMethod is MgmtService.NotifyPoolDisconnect,
+	// method 236 of module 2.
+	MgmtServiceNotifyPoolDisconnectMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceNotifyPoolDisconnectMethodID, "drpc.mgmt.v1.MgmtService.NotifyPoolDisconnect")
 )
 
 // MgmtServiceClient calls the methods of MgmtService, dRPC module 2.
 //
-// MgmtService is dRPC module 2, served by engines and called by the server.
+// MgmtService is dRPC module 2: the engines serve 202, 218, 225 and 230 (the
+// server calls them); the agent serves 206, 233, 235 and 236 (client
+// processes call them).
 //
 // A call the server answers with a status other than SUCCESS returns that
 // status as a *drpc.Failure, with the reason the server gave: read the status
@@ -56,6 +86,11 @@ type MgmtServiceClient interface {
 	//
 	// Method ID 202, idempotent (drpc.v1.idempotent).
 	SetRank(ctx context.Context, req *v1.SetRankReq) (*v1.DaosResp, error)
+	// GetAttachInfo returns the system's attach information (agent).
+	// Idempotent: it reads, and changes nothing.
+	//
+	// Method ID 206, idempotent (drpc.v1.idempotent).
+	GetAttachInfo(ctx context.Context, req *v1.GetAttachInfoReq) (*v1.GetAttachInfoResp, error)
 	// PrepShutdown prepares the engine for shutdown. Idempotent: an engine
 	// that is already prepared stays prepared.
 	//
@@ -66,6 +101,33 @@ type MgmtServiceClient interface {
 	//
 	// Method ID 225, idempotent (drpc.v1.idempotent).
 	PingRank(ctx context.Context, req *v1.PingRankReq) (*v1.DaosResp, error)
+	// PoolEvict evicts the pool handles it names (engine). Idempotent: a
+	// handle already evicted stays evicted, and handles are never reused.
+	//
+	// Method ID 230, idempotent (drpc.v1.idempotent).
+	PoolEvict(ctx context.Context, req *v1.PoolEvictReq) (*v1.PoolEvictResp, error)
+	// NotifyExit says that the calling process exits cleanly: the agent forgets
+	// its pool handles without evicting them (agent). The body is empty. Not
+	// idempotent: the agent keys its table by the caller's pid, and pids are
+	// reused; a copy sent again could arrive after the process is gone and
+	// drop the handles of a new process with the same pid.
+	//
+	// Method ID 233.
+	NotifyExit(ctx context.Context, req *emptypb.Empty) (*v1.DaosResp, error)
+	// NotifyPoolConnect records a pool handle of the calling process, to be
+	// evicted if the process exits without disconnecting (agent). Not
+	// idempotent: a copy sent again may still be running in the agent when
+	// the caller goes on; if it lands after the caller's disconnect (236), the
+	// agent keeps a handle that is closed and evicts it at exit.
+	//
+	// Method ID 235.
+	NotifyPoolConnect(ctx context.Context, req *v1.PoolMonitorReq) (*v1.DaosResp, error)
+	// NotifyPoolDisconnect forgets a pool handle of the calling process
+	// (agent). Not idempotent, for the same reason as 235: a delayed copy can
+	// reorder with the caller's next notifications.
+	//
+	// Method ID 236.
+	NotifyPoolDisconnect(ctx context.Context, req *v1.PoolMonitorReq) (*v1.DaosResp, error)
 }
 
 // NewMgmtServiceClient returns the client of MgmtService that makes its calls
@@ -89,6 +151,15 @@ func (c *mgmtServiceClient) SetRank(ctx context.Context, req *v1.SetRankReq) (*v
 	return reply, nil
 }
 
+// GetAttachInfo calls MgmtServiceGetAttachInfoMethod.
+func (c *mgmtServiceClient) GetAttachInfo(ctx context.Context, req *v1.GetAttachInfoReq) (*v1.GetAttachInfoResp, error) {
+	reply := new(v1.GetAttachInfoResp)
+	if err := drpc.Invoke(ctx, c.sender, MgmtServiceGetAttachInfoMethod, req, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
 // PrepShutdown calls MgmtServicePrepShutdownMethod.
 func (c *mgmtServiceClient) PrepShutdown(ctx context.Context, req *v1.PrepShutdownReq) (*v1.DaosResp, error) {
 	reply := new(v1.DaosResp)
@@ -107,10 +178,48 @@ func (c *mgmtServiceClient) PingRank(ctx context.Context, req *v1.PingRankReq) (
 	return reply, nil
 }
 
+// PoolEvict calls MgmtServicePoolEvictMethod.
+func (c *mgmtServiceClient) PoolEvict(ctx context.Context, req *v1.PoolEvictReq) (*v1.PoolEvictResp, error) {
+	reply := new(v1.PoolEvictResp)
+	if err := drpc.Invoke(ctx, c.sender, MgmtServicePoolEvictMethod, req, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// NotifyExit calls MgmtServiceNotifyExitMethod.
+func (c *mgmtServiceClient) NotifyExit(ctx context.Context, req *emptypb.Empty) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
+	if err := drpc.Invoke(ctx, c.sender, MgmtServiceNotifyExitMethod, req, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// NotifyPoolConnect calls MgmtServiceNotifyPoolConnectMethod.
+func (c *mgmtServiceClient) NotifyPoolConnect(ctx context.Context, req *v1.PoolMonitorReq) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
+	if err := drpc.Invoke(ctx, c.sender, MgmtServiceNotifyPoolConnectMethod, req, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// NotifyPoolDisconnect calls MgmtServiceNotifyPoolDisconnectMethod.
+func (c *mgmtServiceClient) NotifyPoolDisconnect(ctx context.Context, req *v1.PoolMonitorReq) (*v1.DaosResp, error) {
+	reply := new(v1.DaosResp)
+	if err := drpc.Invoke(ctx, c.sender, MgmtServiceNotifyPoolDisconnectMethod, req, reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
 // MgmtServiceServer is an implementation of MgmtService, dRPC module 2;
 // NewMgmtServiceModule serves it.
 //
-// MgmtService is dRPC module 2, served by engines and called by the server.
+// MgmtService is dRPC module 2: the engines serve 202, 218, 225 and 230 (the
+// server calls them); the agent serves 206, 233, 235 and 236 (client
+// processes call them).
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
@@ -124,6 +233,11 @@ type MgmtServiceServer interface {
 	//
 	// Method ID 202, idempotent (drpc.v1.idempotent).
 	SetRank(ctx context.Context, session *drpc.Session, req *v1.SetRankReq) (*v1.DaosResp, error)
+	// GetAttachInfo returns the system's attach information (agent).
+	// Idempotent: it reads, and changes nothing.
+	//
+	// Method ID 206, idempotent (drpc.v1.idempotent).
+	GetAttachInfo(ctx context.Context, session *drpc.Session, req *v1.GetAttachInfoReq) (*v1.GetAttachInfoResp, error)
 	// PrepShutdown prepares the engine for shutdown. Idempotent: an engine
 	// that is already prepared stays prepared.
 	//
@@ -134,6 +248,33 @@ type MgmtServiceServer interface {
 	//
 	// Method ID 225, idempotent (drpc.v1.idempotent).
 	PingRank(ctx context.Context, session *drpc.Session, req *v1.PingRankReq) (*v1.DaosResp, error)
+	// PoolEvict evicts the pool handles it names (engine). Idempotent: a
+	// handle already evicted stays evicted, and handles are never reused.
+	//
+	// Method ID 230, idempotent (drpc.v1.idempotent).
+	PoolEvict(ctx context.Context, session *drpc.Session, req *v1.PoolEvictReq) (*v1.PoolEvictResp, error)
+	// NotifyExit says that the calling process exits cleanly: the agent forgets
+	// its pool handles without evicting them (agent). The body is empty. Not
+	// idempotent: the agent keys its table by the caller's pid, and pids are
+	// reused; a copy sent again could arrive after the process is gone and
+	// drop the handles of a new process with the same pid.
+	//
+	// Method ID 233.
+	NotifyExit(ctx context.Context, session *drpc.Session, req *emptypb.Empty) (*v1.DaosResp, error)
+	// NotifyPoolConnect records a pool handle of the calling process, to be
+	// evicted if the process exits without disconnecting (agent). Not
+	// idempotent: a copy sent again may still be running in the agent when
+	// the caller goes on; if it lands after the caller's disconnect (236), the
+	// agent keeps a handle that is closed and evicts it at exit.
+	//
+	// Method ID 235.
+	NotifyPoolConnect(ctx context.Context, session *drpc.Session, req *v1.PoolMonitorReq) (*v1.DaosResp, error)
+	// NotifyPoolDisconnect forgets a pool handle of the calling process
+	// (agent). Not idempotent, for the same reason as 235: a delayed copy can
+	// reorder with the caller's next notifications.
+	//
+	// Method ID 236.
+	NotifyPoolDisconnect(ctx context.Context, session *drpc.Session, req *v1.PoolMonitorReq) (*v1.DaosResp, error)
 }
 
 // UnimplementedMgmtServiceServer answers every method of MgmtService with
@@ -147,6 +288,11 @@ func (UnimplementedMgmtServiceServer) SetRank(context.Context, *drpc.Session, *v
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
+// GetAttachInfo answers STATUS_UNKNOWN_METHOD.
+func (UnimplementedMgmtServiceServer) GetAttachInfo(context.Context, *drpc.Session, *v1.GetAttachInfoReq) (*v1.GetAttachInfoResp, error) {
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+}
+
 // PrepShutdown answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedMgmtServiceServer) PrepShutdown(context.Context, *drpc.Session, *v1.PrepShutdownReq) (*v1.DaosResp, error) {
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
@@ -154,6 +300,26 @@ func (UnimplementedMgmtServiceServer) PrepShutdown(context.Context, *drpc.Sessio
 
 // PingRank answers STATUS_UNKNOWN_METHOD.
 func (UnimplementedMgmtServiceServer) PingRank(context.Context, *drpc.Session, *v1.PingRankReq) (*v1.DaosResp, error) {
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+}
+
+// PoolEvict answers STATUS_UNKNOWN_METHOD.
+func (UnimplementedMgmtServiceServer) PoolEvict(context.Context, *drpc.Session, *v1.PoolEvictReq) (*v1.PoolEvictResp, error) {
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+}
+
+// NotifyExit answers STATUS_UNKNOWN_METHOD.
+func (UnimplementedMgmtServiceServer) NotifyExit(context.Context, *drpc.Session, *emptypb.Empty) (*v1.DaosResp, error) {
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+}
+
+// NotifyPoolConnect answers STATUS_UNKNOWN_METHOD.
+func (UnimplementedMgmtServiceServer) NotifyPoolConnect(context.Context, *drpc.Session, *v1.PoolMonitorReq) (*v1.DaosResp, error) {
+	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
+}
+
+// NotifyPoolDisconnect answers STATUS_UNKNOWN_METHOD.
+func (UnimplementedMgmtServiceServer) NotifyPoolDisconnect(context.Context, *drpc.Session, *v1.PoolMonitorReq) (*v1.DaosResp, error) {
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
 
@@ -187,8 +353,13 @@ func (m *mgmtServiceModule) String() string { return MgmtServiceName }
 func (m *mgmtServiceModule) Methods() []drpc.Method {
 	return []drpc.Method{
 		MgmtServiceSetRankMethod,
+		MgmtServiceGetAttachInfoMethod,
 		MgmtServicePrepShutdownMethod,
 		MgmtServicePingRankMethod,
+		MgmtServicePoolEvictMethod,
+		MgmtServiceNotifyExitMethod,
+		MgmtServiceNotifyPoolConnectMethod,
+		MgmtServiceNotifyPoolDisconnectMethod,
 	}
 }
 
@@ -197,10 +368,20 @@ func (m *mgmtServiceModule) GetMethod(id drpc.MethodID) (drpc.Method, error) {
 	switch id {
 	case MgmtServiceSetRankMethodID:
 		return MgmtServiceSetRankMethod, nil
+	case MgmtServiceGetAttachInfoMethodID:
+		return MgmtServiceGetAttachInfoMethod, nil
 	case MgmtServicePrepShutdownMethodID:
 		return MgmtServicePrepShutdownMethod, nil
 	case MgmtServicePingRankMethodID:
 		return MgmtServicePingRankMethod, nil
+	case MgmtServicePoolEvictMethodID:
+		return MgmtServicePoolEvictMethod, nil
+	case MgmtServiceNotifyExitMethodID:
+		return MgmtServiceNotifyExitMethod, nil
+	case MgmtServiceNotifyPoolConnectMethodID:
+		return MgmtServiceNotifyPoolConnectMethod, nil
+	case MgmtServiceNotifyPoolDisconnectMethodID:
+		return MgmtServiceNotifyPoolDisconnectMethod, nil
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
@@ -215,6 +396,16 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 			return nil, err
 		}
 		reply, err := m.impl.SetRank(ctx, session, req)
+		if err != nil {
+			return nil, err
+		}
+		return drpc.MarshalReply(session, method, reply)
+	case MgmtServiceGetAttachInfoMethodID:
+		req := new(v1.GetAttachInfoReq)
+		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
+			return nil, err
+		}
+		reply, err := m.impl.GetAttachInfo(ctx, session, req)
 		if err != nil {
 			return nil, err
 		}
@@ -239,6 +430,46 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 			return nil, err
 		}
 		return drpc.MarshalReply(session, method, reply)
+	case MgmtServicePoolEvictMethodID:
+		req := new(v1.PoolEvictReq)
+		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
+			return nil, err
+		}
+		reply, err := m.impl.PoolEvict(ctx, session, req)
+		if err != nil {
+			return nil, err
+		}
+		return drpc.MarshalReply(session, method, reply)
+	case MgmtServiceNotifyExitMethodID:
+		req := new(emptypb.Empty)
+		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
+			return nil, err
+		}
+		reply, err := m.impl.NotifyExit(ctx, session, req)
+		if err != nil {
+			return nil, err
+		}
+		return drpc.MarshalReply(session, method, reply)
+	case MgmtServiceNotifyPoolConnectMethodID:
+		req := new(v1.PoolMonitorReq)
+		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
+			return nil, err
+		}
+		reply, err := m.impl.NotifyPoolConnect(ctx, session, req)
+		if err != nil {
+			return nil, err
+		}
+		return drpc.MarshalReply(session, method, reply)
+	case MgmtServiceNotifyPoolDisconnectMethodID:
+		req := new(v1.PoolMonitorReq)
+		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
+			return nil, err
+		}
+		reply, err := m.impl.NotifyPoolDisconnect(ctx, session, req)
+		if err != nil {
+			return nil, err
+		}
+		return drpc.MarshalReply(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
@@ -253,6 +484,15 @@ func init() {
 			MethodName: "SetRank",
 			Request:    (*v1.SetRankReq)(nil).ProtoReflect().Type(),
 			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+			Idempotent: true,
+		},
+		catalog.Entry{
+			ModuleID:   MgmtServiceModuleID,
+			MethodID:   MgmtServiceGetAttachInfoMethodID,
+			Service:    MgmtServiceName,
+			MethodName: "GetAttachInfo",
+			Request:    (*v1.GetAttachInfoReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.GetAttachInfoResp)(nil).ProtoReflect().Type(),
 			Idempotent: true,
 		},
 		catalog.Entry{
@@ -272,6 +512,39 @@ func init() {
 			Request:    (*v1.PingRankReq)(nil).ProtoReflect().Type(),
 			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
 			Idempotent: true,
+		},
+		catalog.Entry{
+			ModuleID:   MgmtServiceModuleID,
+			MethodID:   MgmtServicePoolEvictMethodID,
+			Service:    MgmtServiceName,
+			MethodName: "PoolEvict",
+			Request:    (*v1.PoolEvictReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.PoolEvictResp)(nil).ProtoReflect().Type(),
+			Idempotent: true,
+		},
+		catalog.Entry{
+			ModuleID:   MgmtServiceModuleID,
+			MethodID:   MgmtServiceNotifyExitMethodID,
+			Service:    MgmtServiceName,
+			MethodName: "NotifyExit",
+			Request:    (*emptypb.Empty)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+		},
+		catalog.Entry{
+			ModuleID:   MgmtServiceModuleID,
+			MethodID:   MgmtServiceNotifyPoolConnectMethodID,
+			Service:    MgmtServiceName,
+			MethodName: "NotifyPoolConnect",
+			Request:    (*v1.PoolMonitorReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
+		},
+		catalog.Entry{
+			ModuleID:   MgmtServiceModuleID,
+			MethodID:   MgmtServiceNotifyPoolDisconnectMethodID,
+			Service:    MgmtServiceName,
+			MethodName: "NotifyPoolDisconnect",
+			Request:    (*v1.PoolMonitorReq)(nil).ProtoReflect().Type(),
+			Response:   (*v1.DaosResp)(nil).ProtoReflect().Type(),
 		},
 	)
 }

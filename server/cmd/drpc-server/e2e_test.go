@@ -284,7 +284,7 @@ func TestBadStarts(t *testing.T) {
 
 	busy := filepath.Join(dir, "busy")
 	require.NoError(t, os.Mkdir(busy, 0o755))
-	live := startServer(t, daemontest.ProcessOptions{}, "--socket-dir", busy, "--keys-dir", dir)
+	live := startServer(t, daemontest.ProcessOptions{}, "--config", writeConfig(t, busy), "--keys-dir", dir)
 
 	open := filepath.Join(dir, "open")
 	require.NoError(t, os.Mkdir(open, 0o755))
@@ -356,6 +356,23 @@ ping_interval: 1s
 call_timeout: 5s
 attempt_timeout: 1s
 max_events: 10
+name: daos_server
+port: 10001
+listen_address: ""
+transport_config:
+  allow_insecure: false
+  ca_cert: /etc/drpc/certs/daosCA.crt
+  cert: /etc/drpc/certs/server.crt
+  key: /etc/drpc/certs/server.key
+  client_cert_dir: /etc/drpc/certs/clients
+client_net_hint:
+  provider: ofi+tcp
+  interface: ""
+  domain: ""
+  crt_timeout: 0
+  net_dev_class: 0
+  srv_srx_set: -1
+  env_vars: []
 log_level: info
 log_format: json
 metrics_addr: ""

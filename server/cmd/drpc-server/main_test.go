@@ -44,7 +44,8 @@ func startServer(t *testing.T, opts daemontest.ProcessOptions, args ...string) *
 }
 
 // writeConfig writes a configuration file for a server on dir that pings
-// every 100ms, plus the extra lines.
+// every 100ms, with its management service on a free port of 127.0.0.1
+// without TLS (mgmt_test.go tests it with TLS), plus the extra lines.
 func writeConfig(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
 	path := filepath.Join(daemontest.SocketDir(t), "server.yaml")
@@ -55,6 +56,9 @@ func writeConfig(t *testing.T, dir string, extra ...string) string {
 		"attempt_timeout: 300ms",
 		"call_timeout: 3s",
 		"log_level: debug",
+		"port: 0",
+		"listen_address: 127.0.0.1",
+		"transport_config: {allow_insecure: true}",
 	}, extra...)
 	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 	return path

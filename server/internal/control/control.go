@@ -2,7 +2,8 @@
 // (dRPC module 1000, drpc.control.v1.ControlService), which this project
 // owns, served on the server's own socket next to DAOS's modules. Its one
 // method, GetStatus (100001), returns the engines the server knows (index,
-// rank, state, socket, last ping...) and the last RAS events it received;
+// rank, state, socket, last ping...), the last RAS events it received and
+// the last pool evictions the agents asked for;
 // `drpc-server status` calls it.
 //
 // Why a module on the server's socket rather than another channel: the
@@ -28,6 +29,7 @@ import (
 	"github.com/cc532012/drpc/drpc"
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	"github.com/cc532012/drpc/server/internal/engine"
+	"github.com/cc532012/drpc/server/internal/mgmtsvc"
 	"github.com/cc532012/drpc/server/internal/srv"
 )
 
@@ -40,6 +42,8 @@ type Options struct {
 	Engines func() []engine.Status
 	// Events is the srv module's event log.
 	Events *srv.Events
+	// Evictions is the management service's record of pool evictions.
+	Evictions *mgmtsvc.Evictions
 	// Server describes the server process (pid, socket, start...); the
 	// module fills in events_received, events_kept and max_events.
 	Server func() *controlv1.ServerStatus
@@ -112,6 +116,17 @@ func (s *Service) GetStatus(_ context.Context, sess *drpc.Session, req *controlv
 		resp.Server.EventsKept = uint32(s.opts.Events.Len())
 		resp.Server.MaxEvents = uint32(s.opts.Events.Cap())
 	}
+	if s.opts.Evictions != nil {
+		kept, total, handles := s.opts.Evictions.Last()
+		for _, ev := range kept {
+			resp.Evictions = append(resp.Evictions, EvictionStatus(ev))
+		}
+		if resp.Server == nil {
+			resp.Server = &controlv1.ServerStatus{}
+		}
+		resp.Server.EvictionsReceived = total
+		resp.Server.HandlesEvicted = handles
+	}
 	return resp, nil
 }
 
@@ -126,6 +141,23 @@ func newestWithin(events []srv.Event, limit int) []srv.Event {
 		}
 	}
 	return events
+}
+
+// EvictionStatus converts a recorded eviction to its message.
+func EvictionStatus(ev mgmtsvc.Eviction) *controlv1.Eviction {
+	out := &controlv1.Eviction{
+		Received: timestamp(ev.Received),
+		Pool:     ev.Pool,
+		Handles:  ev.Handles,
+		Machine:  ev.Machine,
+		Peer:     ev.Peer,
+		PeerName: ev.PeerName,
+		Count:    ev.Count,
+	}
+	for _, e := range ev.Engines {
+		out.Engines = append(out.Engines, &controlv1.EngineEviction{Index: e.Index, Rank: e.Rank, Count: e.Count, Status: e.Status, Error: e.Err})
+	}
+	return out
 }
 
 // EngineStatus converts a registry snapshot to its message.

@@ -63,6 +63,9 @@ type Info struct {
 	// Incarnation and URI are copied from the notification.
 	Incarnation uint64
 	URI         string
+	// Nctxs is the number of CaRT contexts of the primary URI, from the
+	// notification (clients get it with the URI, in the attach info).
+	Nctxs uint32
 }
 
 // Status is a snapshot of one engine.

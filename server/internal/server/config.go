@@ -10,6 +10,7 @@ import (
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/host"
 	"github.com/cc532012/drpc/daemon/rundir"
+	"github.com/cc532012/drpc/daemon/tlsconfig"
 	"github.com/cc532012/drpc/server/internal/engine"
 	"github.com/cc532012/drpc/server/internal/srv"
 )
@@ -105,6 +106,18 @@ type Config struct {
 	AttemptTimeout config.Duration `yaml:"attempt_timeout"`
 	// MaxEvents is how many RAS events the server keeps for status.
 	MaxEvents int `yaml:"max_events"`
+	// Name is the system name (DAOS: name), which agents ask for.
+	Name string `yaml:"name"`
+	// Port is the TCP port of the management service (gRPC, for the
+	// agents); 0 picks a free port, which the log and the status show.
+	Port int `yaml:"port" flag:"port" usage:"TCP 'PORT' of the management service (gRPC, for the agents; 0: any free port)"`
+	// ListenAddress is the address the management service listens on;
+	// empty means every address.
+	ListenAddress string `yaml:"listen_address" flag:"listen-address" usage:"'ADDRESS' the management service listens on (empty: every address)"`
+	// Transport is the management service's TLS: mutual by default.
+	Transport tlsconfig.ServerConfig `yaml:"transport_config"`
+	// ClientNetHint is the network hint GetAttachInfo gives clients.
+	ClientNetHint NetHintConfig `yaml:"client_net_hint"`
 	// Common holds log_level, log_format, metrics_addr and limits.
 	host.Common `yaml:",inline"`
 }
@@ -120,6 +133,10 @@ func DefaultConfig() Config {
 		CallTimeout:    config.Duration(DefaultCallTimeout),
 		AttemptTimeout: config.Duration(DefaultAttemptTimeout),
 		MaxEvents:      DefaultMaxEvents,
+		Name:           DefaultName,
+		Port:           DefaultPort,
+		Transport:      defaultTransport(),
+		ClientNetHint:  defaultNetHint(),
 		Common:         host.DefaultCommon(),
 	}
 }
@@ -169,6 +186,9 @@ func (c Config) Validate() error {
 			continue
 		}
 		ranks[rank] = e.Index
+	}
+	if err := c.validateMgmt(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Common.Validate(); err != nil {
 		errs = append(errs, err)

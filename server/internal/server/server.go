@@ -18,6 +18,7 @@ import (
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	"github.com/cc532012/drpc/server/internal/control"
 	"github.com/cc532012/drpc/server/internal/engine"
+	"github.com/cc532012/drpc/server/internal/mgmtsvc"
 	"github.com/cc532012/drpc/server/internal/security"
 	"github.com/cc532012/drpc/server/internal/srv"
 )
@@ -53,6 +54,8 @@ type Server struct {
 	srvSvc   *srv.Service
 	sec      *security.Service
 	ctl      *control.Service
+	mgmt     *mgmtsvc.Service  // the agents' gRPC service
+	mgmtLn   *mgmtsvc.Listener // serves it
 
 	live    []string                  // engine sockets found live at start-up, for adoption
 	started atomic.Pointer[time.Time] // when Start succeeded; read by the control module
@@ -82,8 +85,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 		policy.CallTimeout = cfg.CallTimeout.Std()
 	}
 	s := &Server{cfg: cfg, log: log}
+	caller := engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log})
 	s.registry = engine.NewRegistry(engine.Options{
-		Caller:       engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log}),
+		Caller:       caller,
 		Ranks:        cfg.ranks(),
 		PingInterval: cfg.PingInterval.Std(),
 		CallTimeout:  cfg.CallTimeout.Std(),
@@ -107,11 +111,15 @@ func New(cfg Config, opts Options) (*Server, error) {
 		MaxAge:        cfg.CredentialMaxAge.Std(),
 		Logger:        log,
 	})
+	if s.mgmt, s.mgmtLn, err = newMgmt(cfg, s.registry, caller, log); err != nil {
+		return nil, err
+	}
 	s.ctl = control.New(control.Options{
-		Engines: s.registry.Statuses,
-		Events:  s.srvSvc.Events(),
-		Server:  s.serverStatus,
-		UID:     -1,
+		Engines:   s.registry.Statuses,
+		Events:    s.srvSvc.Events(),
+		Evictions: s.mgmt.Evictions(),
+		Server:    s.serverStatus,
+		UID:       -1,
 	})
 	s.Host, err = host.New(host.Spec{
 		Name:       "server",
@@ -129,7 +137,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 		Hooks: host.Hooks{
 			Prepare:  s.prepare,
 			Started:  s.serving,
-			Stopping: s.prepareEngines,
+			Stopping: s.stopping,
+			Reload:   s.Reload,
 		},
 	})
 	if err != nil {
@@ -141,10 +150,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 // serverStatus describes the server for the control module.
 func (s *Server) serverStatus() *controlv1.ServerStatus {
 	st := &controlv1.ServerStatus{
-		Pid:       int32(os.Getpid()),
-		Socket:    s.SocketPath(),
-		SocketDir: s.cfg.SocketDir,
-		Version:   version.Read().Main.Version,
+		Pid:         int32(os.Getpid()),
+		Socket:      s.SocketPath(),
+		SocketDir:   s.cfg.SocketDir,
+		Version:     version.Read().Main.Version,
+		MgmtAddress: s.mgmtLn.Addr(),
+		MgmtTls:     s.mgmtLn.TLS(),
+		System:      s.cfg.Name,
 	}
 	if t := s.started.Load(); t != nil {
 		st.Started = timestamppb.New(*t)
@@ -172,13 +184,18 @@ func (s *Server) prepare(ctx context.Context) error {
 	return nil
 }
 
-// serving logs how the server serves and adopts the engines whose sockets
-// still answer (see adoptEngines), once the socket serves.
-func (s *Server) serving(context.Context) error {
+// serving starts the management service (once the socket serves, so that
+// a busy or missing socket is reported before any TLS file trouble), logs
+// how the server serves and adopts the engines whose sockets still answer
+// (see adoptEngines).
+func (s *Server) serving(ctx context.Context) error {
+	if err := s.mgmtLn.Start(ctx); err != nil {
+		return err
+	}
 	now := time.Now()
 	s.started.Store(&now)
 	s.log.Info("server serving", "socket", s.SocketPath(), "socket_dir", s.cfg.SocketDir, "keys_dir", s.cfg.KeysDir,
-		"engines", len(s.cfg.Engines), "allow_insecure", s.cfg.AllowInsecure)
+		"engines", len(s.cfg.Engines), "allow_insecure", s.cfg.AllowInsecure, "mgmt_address", s.mgmtLn.Addr())
 	if s.cfg.AllowInsecure {
 		s.log.Warn("the server accepts insecure (digest-only) credentials (allow_insecure): they prove nothing")
 	}
@@ -187,14 +204,27 @@ func (s *Server) serving(context.Context) error {
 	return nil
 }
 
-// prepareEngines prepares every ready engine for shutdown (method 218)
-// when the stop begins; an engine that does not answer is logged.
-func (s *Server) prepareEngines(ctx context.Context) error {
+// stopping stops the management service and prepares every ready engine
+// for shutdown (method 218) when the stop begins; an engine that does not
+// answer is logged.
+func (s *Server) stopping(ctx context.Context) error {
+	if err := s.mgmtLn.Stop(ctx); err != nil {
+		s.log.Warn("management service did not stop cleanly", "err", err)
+	}
 	if err := s.registry.Shutdown(ctx); err != nil {
 		s.log.Warn("some engines were not prepared for shutdown", "err", err)
 	}
 	return nil
 }
+
+// Reload reads the management service's TLS files again (on SIGUSR2): new
+// connections use them. If one cannot be used, the server keeps the ones it
+// had and Reload says why.
+func (s *Server) Reload() error { return s.mgmtLn.Reload() }
+
+// MgmtAddr returns the address the management service listens on
+// (HOST:PORT), or "" before Start.
+func (s *Server) MgmtAddr() string { return s.mgmtLn.Addr() }
 
 // Config returns the server's configuration (socket_dir made absolute).
 func (s *Server) Config() Config { return s.cfg }

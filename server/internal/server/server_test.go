@@ -23,6 +23,7 @@ import (
 	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/daemontest"
+	"github.com/cc532012/drpc/daemon/tlsconfig"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
@@ -40,6 +41,11 @@ func testConfig(dir string) Config {
 	cfg.PingInterval = config.Duration(20 * time.Millisecond)
 	cfg.AttemptTimeout = config.Duration(500 * time.Millisecond)
 	cfg.CallTimeout = config.Duration(2 * time.Second)
+	// The management service on a free port of 127.0.0.1, without TLS
+	// (mgmt_test.go tests it with TLS).
+	cfg.Port = 0
+	cfg.ListenAddress = "127.0.0.1"
+	cfg.Transport.AllowInsecure = true
 	return cfg
 }
 
@@ -64,6 +70,7 @@ type fakeEngine struct {
 	path                string
 	srv                 *drpc.DomainSocketServer
 	setRank, prep, ping atomic.Int32
+	evicted             atomic.Int32 // handles evicted (230)
 	rank                atomic.Uint32
 }
 
@@ -81,6 +88,11 @@ func (f *fakeEngine) PrepShutdown(context.Context, *drpc.Session, *mgmtv1.PrepSh
 func (f *fakeEngine) PingRank(context.Context, *drpc.Session, *mgmtv1.PingRankReq) (*mgmtv1.DaosResp, error) {
 	f.ping.Add(1)
 	return &mgmtv1.DaosResp{}, nil
+}
+
+func (f *fakeEngine) PoolEvict(_ context.Context, _ *drpc.Session, req *mgmtv1.PoolEvictReq) (*mgmtv1.PoolEvictResp, error) {
+	f.evicted.Add(int32(len(req.GetHandles())))
+	return &mgmtv1.PoolEvictResp{Count: int32(len(req.GetHandles()))}, nil
 }
 
 func startFakeEngine(t testing.TB, dir string, index uint32) *fakeEngine {
@@ -303,6 +315,18 @@ func TestConfigValidate(t *testing.T) {
 		{"rank twice", func(c *Config) { c.Engines = []EngineConfig{{Index: 0, Rank: r(1)}, {Index: 1}} }, []string{"rank 1 of index 1 is also the rank of index 0"}},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, []string{"log_level"}},
 		{"several problems", func(c *Config) { c.MaxEvents = -1; c.KeysDir = "" }, []string{"max_events", "keys_dir"}},
+		{"port 0", func(c *Config) { c.Port = 0 }, nil},
+		{"port too large", func(c *Config) { c.Port = 70000 }, []string{"port: 70000 is not a TCP port"}},
+		{"negative port", func(c *Config) { c.Port = -1 }, []string{"port: -1"}},
+		{"listen address with a port", func(c *Config) { c.ListenAddress = "127.0.0.1:10001" }, []string{"listen_address", "without a port"}},
+		{"IPv6 listen address", func(c *Config) { c.ListenAddress = "::1" }, nil},
+		{"empty name", func(c *Config) { c.Name = "" }, []string{"name: empty"}},
+		{"long name", func(c *Config) { c.Name = "a_very_long_system_name" }, []string{"name:", "longer than 15"}},
+		{"name with a space", func(c *Config) { c.Name = "my system" }, []string{"name:", "space"}},
+		{"no certificate", func(c *Config) { c.Transport.Cert = "" }, []string{"transport_config.cert: empty", "allow_insecure"}},
+		{"insecure needs no files", func(c *Config) { c.Transport = tlsconfig.ServerConfig{Config: tlsconfig.Config{AllowInsecure: true}} }, nil},
+		{"no provider", func(c *Config) { c.ClientNetHint.Provider = "" }, []string{"client_net_hint.provider: empty"}},
+		{"bad env var", func(c *Config) { c.ClientNetHint.EnvVars = []string{"A=1", "B"} }, []string{`client_net_hint.env_vars[1]: "B": want KEY=VALUE`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,9 +69,10 @@ func FetchStatus(ctx context.Context, socket string) (*controlv1.GetStatusResp, 
 
 // StatusJSON is the JSON form of `drpc-server status --json`.
 type StatusJSON struct {
-	Server  ServerJSON   `json:"server"`
-	Engines []EngineJSON `json:"engines"`
-	Events  []EventJSON  `json:"events"`
+	Server    ServerJSON     `json:"server"`
+	Engines   []EngineJSON   `json:"engines"`
+	Events    []EventJSON    `json:"events"`
+	Evictions []EvictionJSON `json:"evictions"`
 }
 
 // ServerJSON describes the server process.
@@ -84,6 +85,37 @@ type ServerJSON struct {
 	EventsReceived uint64     `json:"events_received"`
 	EventsKept     uint32     `json:"events_kept"`
 	MaxEvents      uint32     `json:"max_events"`
+	// System, MgmtAddress and MgmtTLS describe the management service
+	// (gRPC, for the agents).
+	System      string `json:"system,omitempty"`
+	MgmtAddress string `json:"mgmt_address,omitempty"`
+	MgmtTLS     bool   `json:"mgmt_tls"`
+	// EvictionsReceived and HandlesEvicted count the pool evictions asked
+	// for and the handles the engines evicted, since the start.
+	EvictionsReceived uint64 `json:"evictions_received"`
+	HandlesEvicted    uint64 `json:"handles_evicted"`
+}
+
+// EvictionJSON is one pool eviction an agent asked for, with each engine's
+// answer.
+type EvictionJSON struct {
+	Received *time.Time           `json:"received"`
+	Pool     string               `json:"pool"`
+	Handles  []string             `json:"handles"`
+	Machine  string               `json:"machine"`
+	Peer     string               `json:"peer"`
+	PeerName string               `json:"peer_name,omitempty"`
+	Count    int32                `json:"count"`
+	Engines  []EngineEvictionJSON `json:"engines"`
+}
+
+// EngineEvictionJSON is what one engine answered to an eviction.
+type EngineEvictionJSON struct {
+	Index  uint32 `json:"index"`
+	Rank   uint32 `json:"rank"`
+	Count  int32  `json:"count"`
+	Status int32  `json:"status"`
+	Error  string `json:"error,omitempty"`
 }
 
 // EngineJSON is one engine; State is "ready", "unavailable" or "stopped".
@@ -148,13 +180,28 @@ func jsonTime(ts *timestamppb.Timestamp) *time.Time {
 
 // NewStatusJSON converts a status reply to its JSON form.
 func NewStatusJSON(resp *controlv1.GetStatusResp) StatusJSON {
-	out := StatusJSON{Engines: []EngineJSON{}, Events: []EventJSON{}}
+	out := StatusJSON{Engines: []EngineJSON{}, Events: []EventJSON{}, Evictions: []EvictionJSON{}}
 	if s := resp.GetServer(); s != nil {
 		out.Server = ServerJSON{
 			PID: s.GetPid(), Socket: s.GetSocket(), SocketDir: s.GetSocketDir(), Started: jsonTime(s.GetStarted()),
 			Version: s.GetVersion(), EventsReceived: s.GetEventsReceived(), EventsKept: s.GetEventsKept(),
 			MaxEvents: s.GetMaxEvents(),
+			System:    s.GetSystem(), MgmtAddress: s.GetMgmtAddress(), MgmtTLS: s.GetMgmtTls(),
+			EvictionsReceived: s.GetEvictionsReceived(), HandlesEvicted: s.GetHandlesEvicted(),
 		}
+	}
+	for _, ev := range resp.GetEvictions() {
+		j := EvictionJSON{
+			Received: jsonTime(ev.GetReceived()), Pool: ev.GetPool(), Handles: ev.GetHandles(), Machine: ev.GetMachine(),
+			Peer: ev.GetPeer(), PeerName: ev.GetPeerName(), Count: ev.GetCount(), Engines: []EngineEvictionJSON{},
+		}
+		if j.Handles == nil {
+			j.Handles = []string{}
+		}
+		for _, e := range ev.GetEngines() {
+			j.Engines = append(j.Engines, EngineEvictionJSON{Index: e.GetIndex(), Rank: e.GetRank(), Count: e.GetCount(), Status: e.GetStatus(), Error: e.GetError()})
+		}
+		out.Evictions = append(out.Evictions, j)
 	}
 	for _, e := range resp.GetEngines() {
 		j := EngineJSON{
@@ -215,7 +262,15 @@ func WriteStatusText(w io.Writer, resp *controlv1.GetStatusResp, now time.Time) 
 	if s.Started != nil {
 		fmt.Fprintf(&b, ", up %s", ago(*s.Started, now))
 	}
-	b.WriteString("\n\n")
+	b.WriteString("\n")
+	if s.MgmtAddress != "" {
+		security := "mutual TLS"
+		if !s.MgmtTLS {
+			security = "no TLS (allow_insecure)"
+		}
+		fmt.Fprintf(&b, "management service: system %s, listening on %s, %s\n", s.System, s.MgmtAddress, security)
+	}
+	b.WriteString("\n")
 	if len(st.Engines) == 0 {
 		b.WriteString("engines: none has notified ready\n")
 	} else {
@@ -265,6 +320,40 @@ func WriteStatusText(w io.Writer, resp *controlv1.GetStatusResp, now time.Time) 
 			}
 			fmt.Fprintf(&b, "  %s seq %d pid %d: id %d type %d severity %d host %q rank %d: %s\n",
 				when, e.Sequence, e.PID, e.ID, e.Type, e.Severity, e.Hostname, e.Rank, e.Msg)
+		}
+	}
+	b.WriteString("\n")
+	if len(st.Evictions) == 0 {
+		fmt.Fprintf(&b, "pool evictions: none (%d asked for, %d handles evicted)\n", s.EvictionsReceived, s.HandlesEvicted)
+	} else {
+		fmt.Fprintf(&b, "pool evictions: %d asked for, %d handles evicted; the last %d, oldest first:\n", s.EvictionsReceived, s.HandlesEvicted, len(st.Evictions))
+		for _, ev := range st.Evictions {
+			when := "?"
+			if ev.Received != nil {
+				when = ev.Received.Format(time.RFC3339)
+			}
+			by := ev.Peer
+			if ev.PeerName != "" {
+				by = ev.PeerName + " (" + ev.Peer + ")"
+			}
+			var engines []string
+			for _, e := range ev.Engines {
+				switch {
+				case e.Error != "":
+					engines = append(engines, fmt.Sprintf("engine %d: unreachable", e.Index))
+				case e.Status != 0:
+					engines = append(engines, fmt.Sprintf("engine %d: status %d", e.Index, e.Status))
+				default:
+					engines = append(engines, fmt.Sprintf("engine %d: %d", e.Index, e.Count))
+				}
+			}
+			if len(engines) == 0 {
+				engines = []string{"no engine was ready"}
+			}
+			fmt.Fprintf(&b, "  %s pool %s machine %q asked by %s: %d evicted (%s)\n", when, ev.Pool, ev.Machine, by, ev.Count, strings.Join(engines, ", "))
+			for _, h := range ev.Handles {
+				fmt.Fprintf(&b, "    handle %s\n", h)
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

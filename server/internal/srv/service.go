@@ -98,6 +98,7 @@ func (s *Service) NotifyReady(_ context.Context, sess *drpc.Session, req *srvv1.
 		PID:         pid,
 		Incarnation: req.GetIncarnation(),
 		URI:         req.GetUri(),
+		Nctxs:       req.GetNctxs(),
 	}
 	if err := s.opts.Registry.Ready(info); err != nil {
 		if errors.Is(err, engine.ErrClosed) {

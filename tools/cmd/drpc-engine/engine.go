@@ -26,7 +26,8 @@ type mgmt struct {
 	rank      uint32
 	rankSet   bool
 	prepared  bool
-	serverPID int32 // the process of the server that called last; 0 before the first call
+	serverPID int32             // the process of the server that called last; 0 before the first call
+	evicted   map[string]string // handle UUID -> pool UUID, of every handle evicted (230)
 }
 
 // called notes the server process that made a call (from the session's

@@ -5,8 +5,10 @@
 //	drpc-engine --socket-dir DIR --index N
 //
 // listens on DIR/daos_engine<N>.sock (mode 0600) and serves the mgmt module
-// (2): set rank (202, the rank is remembered), prepare for shutdown (218)
-// and ping (225), logging each call. It then tells the server on
+// (2): set rank (202, the rank is remembered), prepare for shutdown (218),
+// ping (225) and pool evict (230: each handle is recorded once and logged,
+// msg="pool handle evicted" with the pool and handle UUIDs), logging each
+// call. It then tells the server on
 // DIR/daos_server.sock that it is ready (srv module, method 301), retrying
 // until the server is up, and runs until SIGINT or SIGTERM, when it removes
 // its socket and exits 0 (whether or not the server prepared it for
@@ -125,7 +127,7 @@ func newRoot() *cobra.Command {
 	var c common
 	root := &cobra.Command{
 		Use:           "drpc-engine --socket-dir DIR --index N",
-		Short:         "A stand-in DAOS I/O engine: serves mgmt 202/218/225 and notifies drpc-server",
+		Short:         "A stand-in DAOS I/O engine: serves mgmt 202/218/225/230 and notifies drpc-server",
 		Args:          noArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -160,6 +160,63 @@ func TestEngine(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "the engine removes its socket")
 }
 
+// TestPoolEvict: 230 records each handle once, logs it with its pool, and
+// refuses what is not a UUID; the agent's methods answer UNKNOWN_METHOD.
+func TestPoolEvict(t *testing.T) {
+	dir := daemontest.SocketDir(t)
+	srv := &fakeServer{}
+	startFakeServer(t, dir, srv)
+	e := startEngine(t, "--socket-dir", dir, "--index", "1")
+	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, daemontest.WaitFor, daemontest.Tick)
+
+	ctx := context.Background()
+	conn := drpc.NewClientConnection(filepath.Join(dir, "daos_engine1.sock"))
+	require.NoError(t, conn.Connect(ctx))
+	defer conn.Close()
+	client := mgmtv1drpc.NewMgmtServiceClient(conn)
+	const (
+		pool = "8d1c3b2a-0f4e-4b6a-9c1d-2e3f4a5b6c7d"
+		h1   = "11111111-2222-4333-8444-555555555555"
+		h2   = "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
+	)
+	tests := []struct {
+		name      string
+		req       *mgmtv1.PoolEvictReq
+		status    int32
+		wantCount int32
+	}{
+		{"two handles", &mgmtv1.PoolEvictReq{Id: pool, Handles: []string{h1, h2}, Machine: "client1"}, 0, 2},
+		{"again: already evicted", &mgmtv1.PoolEvictReq{Id: pool, Handles: []string{h1}, Machine: "client1"}, 0, 0},
+		{"no handles", &mgmtv1.PoolEvictReq{Id: pool}, 0, 0},
+		{"pool is not a UUID", &mgmtv1.PoolEvictReq{Id: "tank", Handles: []string{h1}}, statusInvalid, 0},
+		{"handle is not a UUID", &mgmtv1.PoolEvictReq{Id: pool, Handles: []string{"x"}}, statusInvalid, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := client.PoolEvict(ctx, tc.req)
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, resp.GetStatus())
+			assert.Equal(t, tc.wantCount, resp.GetCount())
+		})
+	}
+	for _, id := range []int32{206, 233, 235, 236} {
+		resp, err := conn.SendMsg(ctx, &drpc.Call{Module: 2, Method: id})
+		require.NoError(t, err)
+		assert.Equal(t, drpc.StatusUnknownMethod, resp.GetStatus(), "method %d is the agent's", id)
+	}
+	require.Equal(t, 0, e.stop(t))
+	logs := e.stderr.String()
+	for _, want := range []string{
+		`msg="pool handle evicted" index=1 pool=` + pool + ` handle=` + h1 + ` machine=client1`,
+		`msg="pool handle evicted" index=1 pool=` + pool + ` handle=` + h2 + ` machine=client1`,
+		`msg="pool handle already evicted" index=1 pool=` + pool + ` handle=` + h1,
+		`msg="pool evict refused: the pool is not a UUID" index=1 pool=tank`,
+	} {
+		assert.Contains(t, logs, want)
+	}
+	assert.Equal(t, 2, strings.Count(logs, `msg="pool handle evicted"`))
+}
+
 // TestEngineWaitsForServer: the server appears 300 ms after the engine.
 func TestEngineWaitsForServer(t *testing.T) {
 	dir := daemontest.SocketDir(t)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,4 +136,21 @@ func TestCallGenerated(t *testing.T) {
 		_, reply := replyJSON(t, r)
 		assert.Equal(t, 0.0, reply["status"])
 	})
+}
+
+// TestCallHold: with --hold, call prints the reply and stays until SIGTERM,
+// then exits 0; a failed call does not hold.
+func TestCallHold(t *testing.T) {
+	sock := startServeEcho(t)
+	p := daemontest.Start(t, drpcProgram.Path(t), daemontest.ProcessOptions{}, "call", "--socket", sock, "--method", "Echo", "--data", `{"payload": "aGk="}`, "--hold")
+	line, err := p.Stdout.ReadString('\n')
+	require.NoError(t, err, p.Stderr.String())
+	assert.Equal(t, "status: SUCCESS\n", line)
+	_, err = p.Stdout.ReadString('\n') // the reply
+	require.NoError(t, err)
+	assert.False(t, p.Exited(), "it holds")
+	assert.Equal(t, 0, p.Stop(t, syscall.SIGTERM))
+
+	r := tool(t, "call", "--socket", sock, "--module", "0", "--method", "99", "--hold")
+	assert.Equal(t, 1, r.Code, "a failed call exits at once")
 }

@@ -38,6 +38,9 @@ type config struct {
 	// imports, if set (imports=PKG), makes the plugin write only one file,
 	// in package PKG: blank imports of every package it would generate.
 	imports protogen.GoImportPath
+	// skipFiles are the skip_file options: proto files whose services are
+	// not dRPC modules.
+	skipFiles []string
 }
 
 // setImports parses the value of an imports option: an import path whose
@@ -49,6 +52,18 @@ func (c *config) setImports(value string) error {
 		return fmt.Errorf("imports=%s: want the import path of a package whose last element is a Go name, e.g. imports=example.com/tools/internal/apiall", value)
 	}
 	c.imports = protogen.GoImportPath(value)
+	return nil
+}
+
+// addSkipFile parses the value of a skip_file option, a proto file path.
+func (c *config) addSkipFile(value string) error {
+	if value == "" || path.IsAbs(value) || path.Clean(value) != value {
+		return fmt.Errorf("skip_file=%s: want the path of a proto file as the request names it, e.g. skip_file=mgmt/mgmt.proto", value)
+	}
+	if slices.Contains(c.skipFiles, value) {
+		return fmt.Errorf("skip_file=%s is given twice", value)
+	}
+	c.skipFiles = append(c.skipFiles, value)
 	return nil
 }
 
@@ -109,7 +124,7 @@ func generate(gen *protogen.Plugin, cfg config) error {
 	documented := make(map[protogen.GoImportPath]bool) // output packages whose package doc is written
 	written := make(map[string]string)                 // output file -> its proto file
 	for _, f := range gen.Files {
-		if !f.Generate || len(f.Services) == 0 {
+		if !f.Generate || len(f.Services) == 0 || slices.Contains(cfg.skipFiles, f.Desc.Path()) {
 			continue
 		}
 		base := strings.TrimSuffix(path.Base(f.Desc.Path()), ".proto")
@@ -155,7 +170,7 @@ func generateImports(gen *protogen.Plugin, cfg config) error {
 	seen := make(map[protogen.GoImportPath]bool)
 	var pkgs []protogen.GoImportPath
 	for _, f := range gen.Files {
-		if !f.Generate || len(f.Services) == 0 {
+		if !f.Generate || len(f.Services) == 0 || slices.Contains(cfg.skipFiles, f.Desc.Path()) {
 			continue
 		}
 		if _, err := loadServices(f, &set); err != nil {

@@ -38,6 +38,7 @@ const fixtureParam = "import_prefix_map=example.com/fixture=example.com/gen,modu
 var schemaParam = []string{
 	"module=github.com/cc532012/drpc/api",
 	"import_prefix_map=github.com/cc532012/drpc/proto/drpc=github.com/cc532012/drpc/api",
+	"skip_file=mgmt/mgmt.proto",
 }
 
 // request compiles files (paths relative to one of importPaths, which also
@@ -253,6 +254,7 @@ var importsParam = []string{
 	"module=github.com/cc532012/drpc/tools",
 	"import_prefix_map=github.com/cc532012/drpc/proto/drpc=github.com/cc532012/drpc/api",
 	"imports=github.com/cc532012/drpc/tools/internal/apiall",
+	"skip_file=mgmt/mgmt.proto",
 }
 
 // TestImportsFile: with imports=PKG the generator writes one file, PKG's,
@@ -363,6 +365,52 @@ message M {}
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
+	}
+}
+
+// TestSkipFile checks that skip_file leaves out a file whose services are
+// not dRPC modules (a gRPC service without module IDs, under no
+// import_prefix_map prefix), while the other files of the run are generated
+// and checked as usual.
+func TestSkipFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"grpcsvc/svc.proto": `syntax = "proto3";
+package grpcsvc;
+import "good/v1/good.proto";
+option go_package = "example.org/grpcsvc;grpcsvcpb";
+service Svc { rpc A(good.v1.M) returns (good.v1.M); }
+`,
+		"good/v1/good.proto": `syntax = "proto3";
+package good.v1;
+import "drpc/v1/options.proto";
+option go_package = "example.com/good/v1;goodv1";
+message M {}
+service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.v1.method_id) = 101; } }
+`,
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	files := []string{"good/v1/good.proto", "grpcsvc/svc.proto"}
+	const param = "import_prefix_map=example.com=example.com/gen"
+
+	_, err := run(request(t, []string{dir, schemaDir}, files, param))
+	require.Error(t, err, "without skip_file, a service without module ID is refused")
+	assert.Contains(t, err.Error(), "grpcsvc/svc.proto")
+
+	got, err := run(request(t, []string{dir, schemaDir}, files, param+",skip_file=grpcsvc/svc.proto"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"example.com/gen/good/v1/good_drpc.pb.go"}, keys(got), "the skipped file gives nothing, the other its code")
+
+	got, err = run(request(t, []string{dir, schemaDir}, []string{"good/v1/good.proto"}, param+",skip_file=grpcsvc/svc.proto"))
+	require.NoError(t, err, "a skipped file absent from the run (buf runs the plugin per directory) is no error")
+	assert.Len(t, got, 1)
+
+	for _, bad := range []string{"skip_file=", "skip_file=/abs.proto", "skip_file=a/../b.proto", "skip_file=a.proto,skip_file=a.proto"} {
+		_, err := run(request(t, []string{dir, schemaDir}, files, param+","+bad))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "skip_file=", bad)
 	}
 }
 

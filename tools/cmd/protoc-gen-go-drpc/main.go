@@ -41,6 +41,12 @@
 //	                           entries): a tool that imports PKG knows
 //	                           every method of the schema. Needs every
 //	                           file in one request (buf strategy: all).
+//	skip_file=PATH             repeatable: generate nothing for the proto
+//	                           file PATH (as the request names it, e.g.
+//	                           mgmt/mgmt.proto), whose services are not
+//	                           dRPC modules (a gRPC service). buf runs
+//	                           the plugin once per directory, so a PATH
+//	                           absent from one run is not an error
 //
 // paths=source_relative is refused: the output follows the import path.
 package main
@@ -64,5 +70,6 @@ func options(cfg *config) protogen.Options {
 	flags := new(flag.FlagSet)
 	flags.Func("import_prefix_map", "FROM=TO: the dRPC code of messages in Go package FROM/X goes to package TO/X", cfg.addImportMap)
 	flags.Func("imports", "PKG: write only PKG/"+ImportsFile+", which imports every generated package", cfg.setImports)
+	flags.Func("skip_file", "PATH: generate nothing for the proto file PATH (its services are not dRPC modules)", cfg.addSkipFile)
 	return protogen.Options{ParamFunc: flags.Set}
 }

@@ -105,7 +105,7 @@ func TestDemo(t *testing.T) {
 	t.Run("passes", func(t *testing.T) {
 		r := runDemo(t, bin, tmp, "--keep")
 		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-		for step := 1; step <= 7; step++ {
+		for step := 0; step <= 9; step++ {
 			assert.Contains(t, r.stdout, "\n["+string(rune('0'+step))+"] ")
 		}
 		for _, want := range []string{
@@ -117,13 +117,18 @@ func TestDemo(t *testing.T) {
 			"after kill -9:  engine 1 unavailable",
 			"after restart:  engine 1 ready",
 			"calls/s",
+			"GetAttachInfo (206) on node 1's agent: tcp://127.0.0.1:31416 tcp://127.0.0.1:31417\n",
+			"tls=true",
+			`engine 0: msg="pool handle evicted" index=0 pool=8d1c3b2a-0f4e-4b6a-9c1d-2e3f4a5b6c7d handle=11111111-2222-4333-8444-555555555555`,
+			`engine 1: msg="pool handle evicted" index=1`,
+			"pool evictions: 1 asked for, 2 handles evicted",
 			"prepare-for-shutdown (218) to both engines",
 			"no socket is left",
 			"demo passed; logs in " + r.dir,
 		} {
 			assert.Contains(t, r.stdout, want)
 		}
-		for _, log := range []string{"server.log", "engine0.log", "engine1.log", "agent.log", "echo.log"} {
+		for _, log := range []string{"server.log", "engine0.log", "engine1.log", "agent.log", "echo.log", "node1.log", "client.log"} {
 			assert.FileExists(t, filepath.Join(r.dir, log))
 		}
 		b, err := os.ReadFile(filepath.Join(r.dir, "engine0.log"))

@@ -46,7 +46,10 @@ func TestLoad(t *testing.T) {
 		methods []method
 	}{
 		{"module 0 is set, not absent", testv1.File_drpc_test_v1_test_proto, 0, []method{{"Echo", 1, false}}},
-		{"mgmt", mgmtv1.File_drpc_mgmt_v1_mgmt_proto, 2, []method{{"SetRank", 202, true}, {"PrepShutdown", 218, true}, {"PingRank", 225, true}}},
+		{"mgmt", mgmtv1.File_drpc_mgmt_v1_mgmt_proto, 2, []method{
+			{"SetRank", 202, true}, {"GetAttachInfo", 206, true}, {"PrepShutdown", 218, true}, {"PingRank", 225, true},
+			{"PoolEvict", 230, true}, {"NotifyExit", 233, false}, {"NotifyPoolConnect", 235, false}, {"NotifyPoolDisconnect", 236, false},
+		}},
 	}
 	for _, tc := range tests {
 		for _, form := range []struct {

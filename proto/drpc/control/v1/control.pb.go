@@ -158,9 +158,22 @@ type ServerStatus struct {
 	EventsKept uint32 `protobuf:"varint,7,opt,name=events_kept,json=eventsKept,proto3" json:"events_kept,omitempty"`
 	// max_events is how many events the server keeps at most (its
 	// max_events setting).
-	MaxEvents     uint32 `protobuf:"varint,8,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxEvents uint32 `protobuf:"varint,8,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	// mgmt_address is the address where the server's gRPC management service
+	// (mgmt.MgmtSvc) listens, HOST:PORT; empty if it does not listen.
+	MgmtAddress string `protobuf:"bytes,9,opt,name=mgmt_address,json=mgmtAddress,proto3" json:"mgmt_address,omitempty"`
+	// mgmt_tls is true when that service requires mutual TLS.
+	MgmtTls bool `protobuf:"varint,10,opt,name=mgmt_tls,json=mgmtTls,proto3" json:"mgmt_tls,omitempty"`
+	// system is the system name (the configuration's name).
+	System string `protobuf:"bytes,11,opt,name=system,proto3" json:"system,omitempty"`
+	// evictions_received counts the pool evictions (PoolEvict) the server was
+	// asked for since the start, including those no longer kept.
+	EvictionsReceived uint64 `protobuf:"varint,12,opt,name=evictions_received,json=evictionsReceived,proto3" json:"evictions_received,omitempty"`
+	// handles_evicted counts the pool handles the engines evicted since the
+	// start.
+	HandlesEvicted uint64 `protobuf:"varint,13,opt,name=handles_evicted,json=handlesEvicted,proto3" json:"handles_evicted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ServerStatus) Reset() {
@@ -245,6 +258,41 @@ func (x *ServerStatus) GetEventsKept() uint32 {
 func (x *ServerStatus) GetMaxEvents() uint32 {
 	if x != nil {
 		return x.MaxEvents
+	}
+	return 0
+}
+
+func (x *ServerStatus) GetMgmtAddress() string {
+	if x != nil {
+		return x.MgmtAddress
+	}
+	return ""
+}
+
+func (x *ServerStatus) GetMgmtTls() bool {
+	if x != nil {
+		return x.MgmtTls
+	}
+	return false
+}
+
+func (x *ServerStatus) GetSystem() string {
+	if x != nil {
+		return x.System
+	}
+	return ""
+}
+
+func (x *ServerStatus) GetEvictionsReceived() uint64 {
+	if x != nil {
+		return x.EvictionsReceived
+	}
+	return 0
+}
+
+func (x *ServerStatus) GetHandlesEvicted() uint64 {
+	if x != nil {
+		return x.HandlesEvicted
 	}
 	return 0
 }
@@ -473,6 +521,199 @@ func (x *Event) GetEvent() *v1.RASEvent {
 	return nil
 }
 
+// EngineEviction is what one engine answered to a pool eviction.
+type EngineEviction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// index is the engine's instance index.
+	Index uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// rank is the engine's rank.
+	Rank uint32 `protobuf:"varint,2,opt,name=rank,proto3" json:"rank,omitempty"`
+	// count is the number of handles the engine evicted.
+	Count int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// status is the engine's PoolEvictResp status (0 on success).
+	Status int32 `protobuf:"varint,4,opt,name=status,proto3" json:"status,omitempty"`
+	// error is why the engine could not be reached; empty if it answered.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineEviction) Reset() {
+	*x = EngineEviction{}
+	mi := &file_drpc_control_v1_control_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineEviction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineEviction) ProtoMessage() {}
+
+func (x *EngineEviction) ProtoReflect() protoreflect.Message {
+	mi := &file_drpc_control_v1_control_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineEviction.ProtoReflect.Descriptor instead.
+func (*EngineEviction) Descriptor() ([]byte, []int) {
+	return file_drpc_control_v1_control_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EngineEviction) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *EngineEviction) GetRank() uint32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *EngineEviction) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *EngineEviction) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *EngineEviction) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Eviction is a pool eviction the server was asked for (gRPC PoolEvict),
+// typically by an agent whose client process exited without disconnecting.
+type Eviction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// received is when the server received the request.
+	Received *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=received,proto3" json:"received,omitempty"`
+	// pool is the pool's UUID (PoolEvictReq.id).
+	Pool string `protobuf:"bytes,2,opt,name=pool,proto3" json:"pool,omitempty"`
+	// handles are the UUIDs of the handles to evict.
+	Handles []string `protobuf:"bytes,3,rep,name=handles,proto3" json:"handles,omitempty"`
+	// machine is the host whose handles they are (PoolEvictReq.machine).
+	Machine string `protobuf:"bytes,4,opt,name=machine,proto3" json:"machine,omitempty"`
+	// peer is the network address of the agent that asked.
+	Peer string `protobuf:"bytes,5,opt,name=peer,proto3" json:"peer,omitempty"`
+	// peer_name is the common name of the agent's certificate; empty without
+	// TLS.
+	PeerName string `protobuf:"bytes,6,opt,name=peer_name,json=peerName,proto3" json:"peer_name,omitempty"`
+	// count is the number of handles the engines evicted, in all.
+	Count int32 `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	// engines are the engines' answers.
+	Engines       []*EngineEviction `protobuf:"bytes,8,rep,name=engines,proto3" json:"engines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Eviction) Reset() {
+	*x = Eviction{}
+	mi := &file_drpc_control_v1_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Eviction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Eviction) ProtoMessage() {}
+
+func (x *Eviction) ProtoReflect() protoreflect.Message {
+	mi := &file_drpc_control_v1_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Eviction.ProtoReflect.Descriptor instead.
+func (*Eviction) Descriptor() ([]byte, []int) {
+	return file_drpc_control_v1_control_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Eviction) GetReceived() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Received
+	}
+	return nil
+}
+
+func (x *Eviction) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *Eviction) GetHandles() []string {
+	if x != nil {
+		return x.Handles
+	}
+	return nil
+}
+
+func (x *Eviction) GetMachine() string {
+	if x != nil {
+		return x.Machine
+	}
+	return ""
+}
+
+func (x *Eviction) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *Eviction) GetPeerName() string {
+	if x != nil {
+		return x.PeerName
+	}
+	return ""
+}
+
+func (x *Eviction) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Eviction) GetEngines() []*EngineEviction {
+	if x != nil {
+		return x.Engines
+	}
+	return nil
+}
+
 // GetStatusResp is the server's status.
 type GetStatusResp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -481,14 +722,16 @@ type GetStatusResp struct {
 	// engines are the engines the server knows (notified or adopted), by index.
 	Engines []*EngineStatus `protobuf:"bytes,2,rep,name=engines,proto3" json:"engines,omitempty"`
 	// events are the last events received, oldest first.
-	Events        []*Event `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Events []*Event `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// evictions are the last pool evictions asked for, oldest first.
+	Evictions     []*Eviction `protobuf:"bytes,4,rep,name=evictions,proto3" json:"evictions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResp) Reset() {
 	*x = GetStatusResp{}
-	mi := &file_drpc_control_v1_control_proto_msgTypes[4]
+	mi := &file_drpc_control_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +743,7 @@ func (x *GetStatusResp) String() string {
 func (*GetStatusResp) ProtoMessage() {}
 
 func (x *GetStatusResp) ProtoReflect() protoreflect.Message {
-	mi := &file_drpc_control_v1_control_proto_msgTypes[4]
+	mi := &file_drpc_control_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +756,7 @@ func (x *GetStatusResp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResp.ProtoReflect.Descriptor instead.
 func (*GetStatusResp) Descriptor() ([]byte, []int) {
-	return file_drpc_control_v1_control_proto_rawDescGZIP(), []int{4}
+	return file_drpc_control_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStatusResp) GetServer() *ServerStatus {
@@ -537,6 +780,13 @@ func (x *GetStatusResp) GetEvents() []*Event {
 	return nil
 }
 
+func (x *GetStatusResp) GetEvictions() []*Eviction {
+	if x != nil {
+		return x.Evictions
+	}
+	return nil
+}
+
 var File_drpc_control_v1_control_proto protoreflect.FileDescriptor
 
 const file_drpc_control_v1_control_proto_rawDesc = "" +
@@ -544,7 +794,7 @@ const file_drpc_control_v1_control_proto_rawDesc = "" +
 	"\x1ddrpc/control/v1/control.proto\x12\x0fdrpc.control.v1\x1a\x17drpc/srv/v1/event.proto\x1a\x15drpc/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n" +
 	"\fGetStatusReq\x12\x1d\n" +
 	"\n" +
-	"max_events\x18\x01 \x01(\rR\tmaxEvents\"\x90\x02\n" +
+	"max_events\x18\x01 \x01(\rR\tmaxEvents\"\xbe\x03\n" +
 	"\fServerStatus\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
 	"\x06socket\x18\x02 \x01(\tR\x06socket\x12\x1d\n" +
@@ -556,7 +806,13 @@ const file_drpc_control_v1_control_proto_rawDesc = "" +
 	"\vevents_kept\x18\a \x01(\rR\n" +
 	"eventsKept\x12\x1d\n" +
 	"\n" +
-	"max_events\x18\b \x01(\rR\tmaxEvents\"\xa9\x03\n" +
+	"max_events\x18\b \x01(\rR\tmaxEvents\x12!\n" +
+	"\fmgmt_address\x18\t \x01(\tR\vmgmtAddress\x12\x19\n" +
+	"\bmgmt_tls\x18\n" +
+	" \x01(\bR\amgmtTls\x12\x16\n" +
+	"\x06system\x18\v \x01(\tR\x06system\x12-\n" +
+	"\x12evictions_received\x18\f \x01(\x04R\x11evictionsReceived\x12'\n" +
+	"\x0fhandles_evicted\x18\r \x01(\x04R\x0ehandlesEvicted\"\xa9\x03\n" +
 	"\fEngineStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04rank\x18\x02 \x01(\rR\x04rank\x122\n" +
@@ -576,11 +832,27 @@ const file_drpc_control_v1_control_proto_rawDesc = "" +
 	"\breceived\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\breceived\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x10\n" +
 	"\x03pid\x18\x03 \x01(\x05R\x03pid\x12+\n" +
-	"\x05event\x18\x04 \x01(\v2\x15.drpc.srv.v1.RASEventR\x05event\"\xaf\x01\n" +
+	"\x05event\x18\x04 \x01(\v2\x15.drpc.srv.v1.RASEventR\x05event\"~\n" +
+	"\x0eEngineEviction\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04rank\x18\x02 \x01(\rR\x04rank\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\x05R\x06status\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"\x8c\x02\n" +
+	"\bEviction\x126\n" +
+	"\breceived\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\breceived\x12\x12\n" +
+	"\x04pool\x18\x02 \x01(\tR\x04pool\x12\x18\n" +
+	"\ahandles\x18\x03 \x03(\tR\ahandles\x12\x18\n" +
+	"\amachine\x18\x04 \x01(\tR\amachine\x12\x12\n" +
+	"\x04peer\x18\x05 \x01(\tR\x04peer\x12\x1b\n" +
+	"\tpeer_name\x18\x06 \x01(\tR\bpeerName\x12\x14\n" +
+	"\x05count\x18\a \x01(\x05R\x05count\x129\n" +
+	"\aengines\x18\b \x03(\v2\x1f.drpc.control.v1.EngineEvictionR\aengines\"\xe8\x01\n" +
 	"\rGetStatusResp\x125\n" +
 	"\x06server\x18\x01 \x01(\v2\x1d.drpc.control.v1.ServerStatusR\x06server\x127\n" +
 	"\aengines\x18\x02 \x03(\v2\x1d.drpc.control.v1.EngineStatusR\aengines\x12.\n" +
-	"\x06events\x18\x03 \x03(\v2\x16.drpc.control.v1.EventR\x06events*{\n" +
+	"\x06events\x18\x03 \x03(\v2\x16.drpc.control.v1.EventR\x06events\x127\n" +
+	"\tevictions\x18\x04 \x03(\v2\x19.drpc.control.v1.EvictionR\tevictions*{\n" +
 	"\vEngineState\x12\x1c\n" +
 	"\x18ENGINE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ENGINE_STATE_READY\x10\x01\x12\x1c\n" +
@@ -603,35 +875,40 @@ func file_drpc_control_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_drpc_control_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_drpc_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_drpc_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_drpc_control_v1_control_proto_goTypes = []any{
 	(EngineState)(0),              // 0: drpc.control.v1.EngineState
 	(*GetStatusReq)(nil),          // 1: drpc.control.v1.GetStatusReq
 	(*ServerStatus)(nil),          // 2: drpc.control.v1.ServerStatus
 	(*EngineStatus)(nil),          // 3: drpc.control.v1.EngineStatus
 	(*Event)(nil),                 // 4: drpc.control.v1.Event
-	(*GetStatusResp)(nil),         // 5: drpc.control.v1.GetStatusResp
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*v1.RASEvent)(nil),           // 7: drpc.srv.v1.RASEvent
+	(*EngineEviction)(nil),        // 5: drpc.control.v1.EngineEviction
+	(*Eviction)(nil),              // 6: drpc.control.v1.Eviction
+	(*GetStatusResp)(nil),         // 7: drpc.control.v1.GetStatusResp
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*v1.RASEvent)(nil),           // 9: drpc.srv.v1.RASEvent
 }
 var file_drpc_control_v1_control_proto_depIdxs = []int32{
-	6,  // 0: drpc.control.v1.ServerStatus.started:type_name -> google.protobuf.Timestamp
+	8,  // 0: drpc.control.v1.ServerStatus.started:type_name -> google.protobuf.Timestamp
 	0,  // 1: drpc.control.v1.EngineStatus.state:type_name -> drpc.control.v1.EngineState
-	6,  // 2: drpc.control.v1.EngineStatus.last_ping:type_name -> google.protobuf.Timestamp
-	6,  // 3: drpc.control.v1.EngineStatus.notified:type_name -> google.protobuf.Timestamp
-	6,  // 4: drpc.control.v1.EngineStatus.state_since:type_name -> google.protobuf.Timestamp
-	6,  // 5: drpc.control.v1.Event.received:type_name -> google.protobuf.Timestamp
-	7,  // 6: drpc.control.v1.Event.event:type_name -> drpc.srv.v1.RASEvent
-	2,  // 7: drpc.control.v1.GetStatusResp.server:type_name -> drpc.control.v1.ServerStatus
-	3,  // 8: drpc.control.v1.GetStatusResp.engines:type_name -> drpc.control.v1.EngineStatus
-	4,  // 9: drpc.control.v1.GetStatusResp.events:type_name -> drpc.control.v1.Event
-	1,  // 10: drpc.control.v1.ControlService.GetStatus:input_type -> drpc.control.v1.GetStatusReq
-	5,  // 11: drpc.control.v1.ControlService.GetStatus:output_type -> drpc.control.v1.GetStatusResp
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 2: drpc.control.v1.EngineStatus.last_ping:type_name -> google.protobuf.Timestamp
+	8,  // 3: drpc.control.v1.EngineStatus.notified:type_name -> google.protobuf.Timestamp
+	8,  // 4: drpc.control.v1.EngineStatus.state_since:type_name -> google.protobuf.Timestamp
+	8,  // 5: drpc.control.v1.Event.received:type_name -> google.protobuf.Timestamp
+	9,  // 6: drpc.control.v1.Event.event:type_name -> drpc.srv.v1.RASEvent
+	8,  // 7: drpc.control.v1.Eviction.received:type_name -> google.protobuf.Timestamp
+	5,  // 8: drpc.control.v1.Eviction.engines:type_name -> drpc.control.v1.EngineEviction
+	2,  // 9: drpc.control.v1.GetStatusResp.server:type_name -> drpc.control.v1.ServerStatus
+	3,  // 10: drpc.control.v1.GetStatusResp.engines:type_name -> drpc.control.v1.EngineStatus
+	4,  // 11: drpc.control.v1.GetStatusResp.events:type_name -> drpc.control.v1.Event
+	6,  // 12: drpc.control.v1.GetStatusResp.evictions:type_name -> drpc.control.v1.Eviction
+	1,  // 13: drpc.control.v1.ControlService.GetStatus:input_type -> drpc.control.v1.GetStatusReq
+	7,  // 14: drpc.control.v1.ControlService.GetStatus:output_type -> drpc.control.v1.GetStatusResp
+	14, // [14:15] is the sub-list for method output_type
+	13, // [13:14] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_drpc_control_v1_control_proto_init() }
@@ -645,7 +922,7 @@ func file_drpc_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_drpc_control_v1_control_proto_rawDesc), len(file_drpc_control_v1_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -88,6 +88,7 @@ func newCallCommand() *cobra.Command {
 		body    bodyFlags
 		timeout time.Duration
 		quiet   bool
+		hold    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "call --socket PATH --method METHOD [--module MODULE] [--data JSON|@FILE|- | --hex HEX|@FILE|-]",
@@ -106,7 +107,9 @@ not fit the request); 3 no answer from a dRPC server at --socket.`,
 		Example: `  drpc call --socket /tmp/echo.sock --method Echo --data '{"payload": "aGVsbG8="}'
   drpc call --socket /tmp/echo.sock --module 0 --method 1 --hex 0a0568656c6c6f
   drpc call --socket "$SOCK" --method srv.NotifyReady --data @ready.json
-  echo '{"rank": 3}' | drpc call --socket "$SOCK" --method mgmt.PingRank --data -`,
+  echo '{"rank": 3}' | drpc call --socket "$SOCK" --method mgmt.PingRank --data -
+  drpc call --socket /var/run/daos_agent/daos_agent.sock --method GetAttachInfo --data '{"all_ranks": true}'
+  drpc call --socket "$AGENT" --method NotifyPoolConnect --data '{"pool_uuid": "...", "pool_handle_uuid": "..."}' --hold &`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireSocket(socket); err != nil {
@@ -129,7 +132,13 @@ not fit the request); 3 no answer from a dRPC server at --socket.`,
 			if err != nil {
 				return err
 			}
-			return printResponse(cmd, t, socket, resp, quiet)
+			if err := printResponse(cmd, t, socket, resp, quiet); err != nil || !hold {
+				return err
+			}
+			// The process stays, as a client that holds what it asked
+			// for (a pool handle the agent watches) until it is stopped.
+			<-cmd.Context().Done()
+			return nil
 		},
 	}
 	fs := cmd.Flags()
@@ -138,6 +147,8 @@ not fit the request); 3 no answer from a dRPC server at --socket.`,
 	body.add(fs)
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "give up after `DURATION` (connect and call); 0 waits for ever")
 	fs.BoolVarP(&quiet, "quiet", "q", false, "print only the reply (JSON or hex), not the status line; the exit code tells the status")
+	fs.BoolVar(&hold, "hold", false, "after a successful reply, keep the process running until SIGINT or SIGTERM (exit 0): "+
+		"a client that holds what it asked for, e.g. a pool handle registered with the agent (mgmt.NotifyPoolConnect), to kill to see it evicted")
 	return cmd
 }
 
