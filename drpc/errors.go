@@ -14,14 +14,11 @@ var (
 	ErrSocketInUse = unixsock.ErrSocketInUse
 	// ErrNotSocket: Start found a file that is not a socket at the path.
 	ErrNotSocket = unixsock.ErrNotSocket
-	// ErrSocketPathEmpty: the socket path is empty.
-	ErrSocketPathEmpty = unixsock.ErrPathEmpty
-	// ErrSocketPathTooLong: the socket path is longer than the kernel allows
-	// (MaxSocketPathLen bytes).
-	ErrSocketPathTooLong = unixsock.ErrPathTooLong
-	// ErrSocketDirNotFound: the socket's directory is missing or not a
-	// directory.
-	ErrSocketDirNotFound = unixsock.ErrDirNotFound
+	// ErrBadSocketPath: the socket path cannot hold a socket: it is empty,
+	// longer than the kernel allows (MaxSocketPathLen bytes), or its
+	// directory is missing or not a directory; the message says which, and
+	// what to do.
+	ErrBadSocketPath = errors.New("bad socket path")
 	// ErrWrongSocketType: a listener given to
 	// NewDomainSocketServerFromListener is not an AF_UNIX SOCK_SEQPACKET
 	// socket.
@@ -52,11 +49,10 @@ var (
 	// ErrSequenceMismatch: a response did not echo the call's sequence
 	// number; the connection was closed.
 	ErrSequenceMismatch = errors.New("dRPC response sequence does not match the call")
-	// ErrInvalidModule: RegisterRPCModule rejected a module (bad ID, a
-	// method outside the module's range, or a nil module).
+	// ErrInvalidModule: RegisterRPCModule rejected a module: a bad ID or
+	// one that another module has, a method outside the module's range, or
+	// a nil module. The message says which.
 	ErrInvalidModule = errors.New("invalid dRPC module")
-	// ErrDuplicateModule: a module with the same ID is already registered.
-	ErrDuplicateModule = errors.New("dRPC module ID already registered")
 	// ErrServerStarted: Start was called on a server that was already
 	// started.
 	ErrServerStarted = errors.New("dRPC server already started")

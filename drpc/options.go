@@ -12,11 +12,6 @@ import (
 // unless WithMaxMessageSize says otherwise: 64 MiB.
 const DefaultMaxMessageSize = wire.DefaultMaxMessageSize
 
-// DefaultSocketMode is the mode of a server's socket file unless
-// WithSocketMode says otherwise: only the server's user may connect, as the
-// DAOS C library sets it.
-const DefaultSocketMode os.FileMode = 0o600
-
 // ServerOption configures a DomainSocketServer. The zero configuration is
 // the default.
 type ServerOption interface {
@@ -60,7 +55,7 @@ type clientConfig struct {
 func newServerConfig(opts []ServerOption) serverConfig {
 	c := serverConfig{
 		transportConfig: transportConfig{maxMessageSize: DefaultMaxMessageSize},
-		mode:            DefaultSocketMode,
+		mode:            defaultSocketMode,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -139,8 +134,13 @@ func WithLogger(log *slog.Logger) ServerOption {
 	return serverOption(func(c *serverConfig) { c.log = log })
 }
 
-// WithSocketMode sets the permissions of the server's socket file
-// (DefaultSocketMode, 0600, if not given): 0600 lets only the server's user
+// defaultSocketMode is the mode of a server's socket file unless
+// WithSocketMode says otherwise: only the server's user may connect, as the
+// DAOS C library sets it.
+const defaultSocketMode os.FileMode = 0o600
+
+// WithSocketMode sets the permissions of the server's socket file (0600
+// if not given, as the DAOS C library sets it): 0600 lets only the server's user
 // connect, 0666 every local user (the DAOS agent's socket). Only the
 // permission bits are used. A server built from an inherited listener does
 // not touch the file.

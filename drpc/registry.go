@@ -34,7 +34,7 @@ func (r *registry) register(m Module) error {
 	if old != nil {
 		n = len(*old)
 		if prev, ok := (*old)[entry.id]; ok {
-			return fmt.Errorf("%w: module %s has ID %d, which module %s already uses", ErrDuplicateModule, entry.name, entry.id, prev.name)
+			return fmt.Errorf("%w: module %s has ID %d, which module %s already uses", ErrInvalidModule, entry.name, entry.id, prev.name)
 		}
 	}
 	next := make(map[ModuleID]registered, n+1)

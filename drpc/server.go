@@ -69,14 +69,12 @@ type DomainSocketServer struct {
 }
 
 // NewDomainSocketServer returns a server that will listen on socketPath
-// once started, with the socket file's mode DefaultSocketMode (0600) unless
-// WithSocketMode says otherwise. The path is checked now: an empty path is
-// ErrSocketPathEmpty, one longer than the kernel allows
-// ErrSocketPathTooLong, and one whose directory is missing
-// ErrSocketDirNotFound.
+// once started, with the socket file's mode 0600 unless WithSocketMode says
+// otherwise. The path is checked now: an empty path, one longer than the
+// kernel allows and one whose directory is missing are ErrBadSocketPath.
 func NewDomainSocketServer(socketPath string, opts ...ServerOption) (*DomainSocketServer, error) {
 	if err := unixsock.CheckPath(socketPath); err != nil {
-		return nil, fmt.Errorf("dRPC server: %w", err)
+		return nil, fmt.Errorf("dRPC server: %w", socketPathError(err))
 	}
 	return newServer(socketPath, nil, opts), nil
 }
@@ -97,6 +95,15 @@ func NewDomainSocketServerFromListener(ln net.Listener, opts ...ServerOption) (*
 	}
 	ul.SetUnlinkOnClose(false)
 	return newServer(ul.Addr().String(), ul, opts), nil
+}
+
+// socketPathError marks the path errors of package unixsock with
+// ErrBadSocketPath.
+func socketPathError(err error) error {
+	if errors.Is(err, unixsock.ErrPathEmpty) || errors.Is(err, unixsock.ErrPathTooLong) || errors.Is(err, unixsock.ErrDirNotFound) {
+		return fmt.Errorf("%w: %w", ErrBadSocketPath, err)
+	}
+	return err
 }
 
 func addrOf(ln net.Listener) any {
@@ -122,8 +129,8 @@ func newServer(path string, inherited *net.UnixListener, opts []ServerOption) *D
 // SocketPath returns the path the server listens on.
 func (srv *DomainSocketServer) SocketPath() string { return srv.path }
 
-// RegisterRPCModule adds a module. Its ID must be unused (ErrDuplicateModule)
-// and every method it serves must lie in its ID range (ErrInvalidModule).
+// RegisterRPCModule adds a module. Its ID must be unused, and every method
+// it serves must lie in its ID range (ErrInvalidModule otherwise).
 // Modules can be registered before or after Start.
 func (srv *DomainSocketServer) RegisterRPCModule(m Module) error {
 	if err := srv.registry.register(m); err != nil {
@@ -159,7 +166,7 @@ func (srv *DomainSocketServer) Start(ctx context.Context) error {
 	} else {
 		ln, err := unixsock.Listen(srv.path, srv.cfg.mode)
 		if err != nil {
-			return fmt.Errorf("start dRPC server: %w", err)
+			return fmt.Errorf("start dRPC server: %w", socketPathError(err))
 		}
 		srv.ln = ln
 	}

@@ -135,10 +135,10 @@ func TestStartBadPath(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{"missing directory", filepath.Join(dir, "missing", "s.sock"), drpc.ErrSocketDirNotFound, "create it before starting the server"},
-		{"parent is a file", filepath.Join(file, "s.sock"), drpc.ErrSocketDirNotFound, "is not a directory"},
-		{"path of 108 bytes", dir + "/" + strings.Repeat("x", 108-len(dir)-1), drpc.ErrSocketPathTooLong, "108 bytes, the kernel allows 107"},
-		{"path of 200 bytes", dir + "/" + strings.Repeat("x", 200-len(dir)-1), drpc.ErrSocketPathTooLong, "choose a shorter path"},
+		{"missing directory", filepath.Join(dir, "missing", "s.sock"), drpc.ErrBadSocketPath, "create it before starting the server"},
+		{"parent is a file", filepath.Join(file, "s.sock"), drpc.ErrBadSocketPath, "is not a directory"},
+		{"path of 108 bytes", dir + "/" + strings.Repeat("x", 108-len(dir)-1), drpc.ErrBadSocketPath, "108 bytes, the kernel allows 107"},
+		{"path of 200 bytes", dir + "/" + strings.Repeat("x", 200-len(dir)-1), drpc.ErrBadSocketPath, "choose a shorter path"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +155,7 @@ func TestStartBadPath(t *testing.T) {
 		srv := newServer(t, filepath.Join(sub, "s.sock"), 0o600)
 		require.NoError(t, os.Remove(sub))
 		err := srv.Start(context.Background())
-		require.ErrorIs(t, err, drpc.ErrSocketDirNotFound)
+		require.ErrorIs(t, err, drpc.ErrBadSocketPath)
 	})
 	t.Run("path of 107 bytes", func(t *testing.T) {
 		path := dir + "/" + strings.Repeat("x", drpc.MaxSocketPathLen-len(dir)-1)
@@ -166,7 +166,7 @@ func TestStartBadPath(t *testing.T) {
 	})
 	t.Run("empty path", func(t *testing.T) {
 		_, err := drpc.NewDomainSocketServer("")
-		assert.ErrorIs(t, err, drpc.ErrSocketPathEmpty)
+		assert.ErrorIs(t, err, drpc.ErrBadSocketPath)
 	})
 }
 

@@ -65,7 +65,6 @@ func taggedFields(t reflect.Type, prefix []int) []taggedField {
 	return out
 }
 
-
 // bind adds to fs the flags of the fields of defaults (a struct) whose key
 // is in keys, or of every tagged field if keys is empty; each flag's
 // default is the field's value in defaults.

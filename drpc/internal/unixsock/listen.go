@@ -87,7 +87,7 @@ func Listen(path string, mode os.FileMode) (*Listener, error) {
 	// Inside the private directory nobody else can reach the socket yet;
 	// set its exact mode before it appears at path.
 	if err := unix.Fchmodat(private.fd, socketName, uint32(mode.Perm()), 0); err != nil {
-		return nil, fmt.Errorf("set mode %v on socket %s: %w", mode.Perm(), path, err)
+		return nil, fmt.Errorf("set mode %04o on socket %s: %w", mode.Perm(), path, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(private.fd, socketName, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -80,17 +80,17 @@ func TestLateEngine(t *testing.T) {
 	c := NewCaller(CallerOptions{Logger: slog.New(rec)})
 
 	f := &fakeEngine{}
-	started := make(chan struct{})
-	go func() {
-		defer close(started)
-		time.Sleep(300 * time.Millisecond)
-		startEngine(t, path, f)
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var resp mgmtv1.DaosResp
-	err := c.Call(ctx, Target{Name: "engine 0", Socket: path}, mgmtv1drpc.MgmtServiceSetRankMethod, &mgmtv1.SetRankReq{Rank: 3}, &resp)
-	<-started
+	called := make(chan error, 1)
+	go func() {
+		var resp mgmtv1.DaosResp
+		called <- c.Call(ctx, Target{Name: "engine 0", Socket: path}, mgmtv1drpc.MgmtServiceSetRankMethod, &mgmtv1.SetRankReq{Rank: 3}, &resp)
+	}()
+	// The engine comes once the caller has found no socket and retries.
+	require.Eventually(t, func() bool { return rec.count("retrying") > 0 }, daemontest.WaitFor, daemontest.Tick)
+	startEngine(t, path, f)
+	err := <-called
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, f.setRank.Load(), "the request reached the engine once")
 	assert.EqualValues(t, 3, f.rank.Load())

@@ -217,12 +217,12 @@ func TestPoolEvict(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(logs, `msg="pool handle evicted"`))
 }
 
-// TestEngineWaitsForServer: the server appears 300 ms after the engine.
+// TestEngineWaitsForServer: the server appears once the engine waits for
+// it.
 func TestEngineWaitsForServer(t *testing.T) {
 	dir := daemontest.SocketDir(t)
 	e := startEngine(t, "--socket-dir", dir, "--index", "0")
 	require.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "waiting for the server") }, daemontest.WaitFor, daemontest.Tick)
-	time.Sleep(300 * time.Millisecond)
 	srv := &fakeServer{}
 	startFakeServer(t, dir, srv)
 	require.Eventually(t, func() bool { return len(srv.notified()) == 1 }, daemontest.WaitFor, daemontest.Tick)

@@ -110,15 +110,15 @@ func serverError(what, socket string, err error) error {
 func listenError(path string, index uint32, err error) error {
 	dir := filepath.Dir(path)
 	switch {
-	case errors.Is(err, drpc.ErrSocketDirNotFound):
+	case errors.Is(err, drpc.ErrBadSocketPath) && len(path) > drpc.MaxSocketPathLen:
+		return fmt.Errorf("this engine's socket path %s is longer than the %d bytes a socket path may have: give a shorter --socket-dir", path, drpc.MaxSocketPathLen)
+	case errors.Is(err, drpc.ErrBadSocketPath):
 		return fmt.Errorf("this engine's socket directory %s does not exist or is not a directory: give the server's socket directory (drpc-server's --socket-dir) with --socket-dir", dir)
 	case errors.Is(err, drpc.ErrSocketInUse):
 		return fmt.Errorf("this engine's socket %s is in use by %s: an engine with index %d already runs; stop it, or give this one another --index",
 			path, sockowner.Describe(path), index)
 	case errors.Is(err, drpc.ErrNotSocket):
 		return fmt.Errorf("this engine's socket path %s holds a file that is not a socket: remove it, or give another --index or --socket-dir", path)
-	case errors.Is(err, drpc.ErrSocketPathTooLong):
-		return fmt.Errorf("this engine's socket path %s is longer than the %d bytes a socket path may have: give a shorter --socket-dir", path, drpc.MaxSocketPathLen)
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("this engine cannot create its socket in %s: permission denied: run drpc-engine as the server's user", dir)
 	}

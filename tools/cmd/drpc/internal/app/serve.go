@@ -101,10 +101,10 @@ func serveError(socket string, err error) error {
 		return fmt.Errorf("a server already listens on %s: stop it, or choose another --socket", socket)
 	case errors.Is(err, drpc.ErrNotSocket):
 		return fmt.Errorf("%s exists and is not a socket: remove it, or choose another --socket", socket)
-	case errors.Is(err, drpc.ErrSocketDirNotFound):
-		return fmt.Errorf("the directory %s does not exist: create it, or choose another --socket", filepath.Dir(socket))
-	case errors.Is(err, drpc.ErrSocketPathTooLong):
+	case errors.Is(err, drpc.ErrBadSocketPath) && len(socket) > drpc.MaxSocketPathLen:
 		return usage(fmt.Errorf("--socket %s is longer than the %d bytes the kernel accepts: use a shorter path", socket, drpc.MaxSocketPathLen))
+	case errors.Is(err, drpc.ErrBadSocketPath):
+		return fmt.Errorf("the directory %s does not exist: create it, or choose another --socket", filepath.Dir(socket))
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("permission denied creating %s: choose a directory this user may write, or run as its owner", socket)
 	}
