@@ -8,8 +8,6 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/mgmtagent"
 	"github.com/cc532012/drpc/agent/internal/mgmtclient"
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
-	"github.com/cc532012/drpc/drpc"
 )
 
 // mgmt is the agent's management module (dRPC module 2) and its client of
@@ -34,16 +32,6 @@ func newMgmt(cfg Config, log *slog.Logger) (*mgmt, error) {
 	}
 	m.svc = mgmtagent.New(opts)
 	return m, nil
-}
-
-// methods are the module's methods, for the metrics' zero series.
-func (m *mgmt) methods() []drpc.Method {
-	return []drpc.Method{
-		mgmtv1drpc.MgmtServiceGetAttachInfoMethod,
-		mgmtv1drpc.MgmtServiceNotifyExitMethod,
-		mgmtv1drpc.MgmtServiceNotifyPoolConnectMethod,
-		mgmtv1drpc.MgmtServiceNotifyPoolDisconnectMethod,
-	}
 }
 
 // Start starts the attach info's refresh and logs the access points.
