@@ -32,15 +32,19 @@ const (
 )
 
 // The dRPC methods of MgmtService; each names itself (String) by the rpc's
-// full name.
+// full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
-	// MgmtServiceSetRankMethod is MgmtService.SetRank, method 202 of module 2.
-	MgmtServiceSetRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceSetRankMethodID, "drpc.mgmt.v1.MgmtService.SetRank")
+	// MgmtServiceSetRankMethod is MgmtService.SetRank, method 202 of module 2,
+	// idempotent.
+	MgmtServiceSetRankMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServiceSetRankMethodID, "drpc.mgmt.v1.MgmtService.SetRank")
 	// MgmtServicePrepShutdownMethod is MgmtService.PrepShutdown, method 218 of
-	// module 2.
-	MgmtServicePrepShutdownMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePrepShutdownMethodID, "drpc.mgmt.v1.MgmtService.PrepShutdown")
-	// MgmtServicePingRankMethod is MgmtService.PingRank, method 225 of module 2.
-	MgmtServicePingRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePingRankMethodID, "drpc.mgmt.v1.MgmtService.PingRank")
+	// module 2, idempotent.
+	MgmtServicePrepShutdownMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServicePrepShutdownMethodID, "drpc.mgmt.v1.MgmtService.PrepShutdown")
+	// MgmtServicePingRankMethod is MgmtService.PingRank, method 225 of module 2,
+	// idempotent.
+	MgmtServicePingRankMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServicePingRankMethodID, "drpc.mgmt.v1.MgmtService.PingRank")
 )
 
 // MgmtServiceClient calls the methods of MgmtService, dRPC module 2.
