@@ -49,6 +49,7 @@ type Server struct {
 	ln  *net.UnixListener
 
 	registry *engine.Registry
+	caller   *engine.Caller // the registry's; closed after it
 	srvSvc   *srv.Service
 	sec      *security.Service
 	ctl      *control.Service
@@ -85,8 +86,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 		policy.CallTimeout = cfg.CallTimeout.Std()
 	}
 	s := &Server{cfg: cfg, log: log, ln: opts.Listener}
+	s.caller = engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log})
 	s.registry = engine.NewRegistry(engine.Options{
-		Caller:       engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log}),
+		Caller:       s.caller,
 		Ranks:        cfg.ranks(),
 		PingInterval: cfg.PingInterval.Std(),
 		CallTimeout:  cfg.CallTimeout.Std(),
@@ -286,6 +288,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.registry.Shutdown(ctx); err != nil {
 		s.log.Warn("some engines were not prepared for shutdown", "err", err)
 	}
+	_ = s.caller.Close() // the sessions to the engines
 	var errs []error
 	if s.srv != nil {
 		if err := s.srv.Shutdown(ctx); err != nil {
