@@ -76,13 +76,15 @@ type Pool struct {
 	idle  time.Duration
 	retry time.Duration
 
-	slots chan struct{} // one per session in use or being dialled
-	done  chan struct{} // closed by Close
+	size int
+	done chan struct{} // closed by Close
 
 	mu          sync.Mutex
 	closed      bool
+	open        int                         // sessions open or being dialled
 	free        []*pooledSession            // idle, least recently used first
 	all         map[*pooledSession]struct{} // every open session, idle or in use
+	waiters     []chan *pooledSession       // calls waiting for a session, first first
 	reaper      *time.Timer                 // closes idle sessions
 	reaperArmed bool
 }
@@ -105,7 +107,7 @@ func NewPool(socketPath string, po PoolOptions, opts ...ClientOption) *Pool {
 		opts:  append([]ClientOption(nil), opts...),
 		idle:  po.IdleTimeout,
 		retry: po.RetryTimeout,
-		slots: make(chan struct{}, size),
+		size:  size,
 		done:  make(chan struct{}),
 		all:   make(map[*pooledSession]struct{}, size),
 	}
@@ -226,14 +228,14 @@ func (p *Pool) run(ctx context.Context, call *Call, idempotent bool, do func(c *
 		if errors.Is(err, ErrOutcomeUnknown) {
 			mayHaveRun = true
 		}
-		if ctx.Err() != nil && prev != nil {
+		if end := ended(ctx); end != nil && prev != nil {
 			// The context ended a retry: a try it stopped before sending
 			// says less than the one before.
 			last := err
 			if errors.Is(err, ErrNotSent) {
 				last = prev
 			}
-			return p.retriesError(call, try, ctx.Err(), last, mayHaveRun)
+			return p.retriesError(call, try, end, last, mayHaveRun)
 		}
 		if v := p.judge(ctx, err, dialed, fresh, idempotent); v == giveUp {
 			return p.finalError(call, try, err, idempotent, mayHaveRun)
@@ -268,7 +270,7 @@ func (p *Pool) run(ctx context.Context, call *Call, idempotent bool, do func(c *
 // dialled (fresh) or reused.
 func (p *Pool) judge(ctx context.Context, err error, dialed, fresh, idempotent bool) verdict {
 	switch {
-	case ctx.Err() != nil, p.isClosed():
+	case ended(ctx) != nil, p.isClosed():
 		return giveUp
 	case dialed:
 		if notThereYet(err) {
@@ -288,6 +290,18 @@ func (p *Pool) judge(ctx context.Context, err error, dialed, fresh, idempotent b
 		return retryLater
 	}
 	return giveUp
+}
+
+// ended returns ctx's error, or context.DeadlineExceeded once its deadline
+// has passed: a dial's deadline fires a little before the context's timer.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // notThereYet reports whether a connect error means that the server is
@@ -310,46 +324,85 @@ func backoff(n int) time.Duration {
 }
 
 // get returns a session for one call: an idle one (the most recently
-// used) or, if there is none, a new one, once the pool has room for it.
-// fresh tells a new session.
+// used) or, if there is none, a new one, once the pool has room for it;
+// else it waits for a session that a call gives back, or for room. fresh
+// tells a new session.
 func (p *Pool) get(ctx context.Context) (s *pooledSession, fresh bool, err error) {
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		select {
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, false, fmt.Errorf("%w: gave up waiting for a free session when the context ended: %w", ErrNotSent, ctx.Err())
-		case <-p.done:
-			return nil, false, p.closedError()
-		}
-	}
 	p.mu.Lock()
-	if p.closed {
+	switch {
+	case p.closed:
 		p.mu.Unlock()
-		<-p.slots
 		return nil, false, p.closedError()
-	}
-	if n := len(p.free); n > 0 {
+	case len(p.free) > 0:
+		n := len(p.free)
 		s = p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
 		p.mu.Unlock()
 		return s, false, nil
+	case p.open < p.size:
+		p.open++
+		p.mu.Unlock()
+		return p.dial(ctx)
 	}
+	// A call gives back its session, or its room, to the first waiter.
+	w := make(chan *pooledSession, 1)
+	p.waiters = append(p.waiters, w)
 	p.mu.Unlock()
+	select {
+	case s = <-w:
+		if s == nil { // room for a new session
+			return p.dial(ctx)
+		}
+		return s, false, nil
+	case <-ctx.Done():
+		p.leave(w)
+		return nil, false, fmt.Errorf("%w: gave up waiting for a free session when the context ended: %w", ErrNotSent, ctx.Err())
+	case <-p.done:
+		return nil, false, p.closedError()
+	}
+}
 
+// leave takes a waiter that gave up out of the queue, and passes on what
+// it was given meanwhile.
+func (p *Pool) leave(w chan *pooledSession) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, o := range p.waiters {
+		if o == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return
+		}
+	}
+	if p.closed {
+		return
+	}
+	// It was given a session or room (under p.mu, so it is in w).
+	if s := <-w; s != nil {
+		p.keepLocked(s)
+	} else {
+		p.open--
+		p.grantLocked()
+	}
+}
+
+// dial opens a new session, for which get has made room.
+func (p *Pool) dial(ctx context.Context) (*pooledSession, bool, error) {
 	c := NewClientConnection(p.path, p.opts...)
 	if err := c.Connect(ctx); err != nil {
-		<-p.slots
+		p.mu.Lock()
+		if !p.closed {
+			p.open--
+			p.grantLocked()
+		}
+		p.mu.Unlock()
 		return nil, false, fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
-	s = &pooledSession{conn: c}
+	s := &pooledSession{conn: c}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		_ = c.Close()
-		<-p.slots
 		return nil, false, p.closedError()
 	}
 	p.all[s] = struct{}{}
@@ -364,15 +417,42 @@ func (p *Pool) put(s *pooledSession, err error) {
 	keep := s.conn.IsConnected() && !errors.Is(err, errRefusedShuttingDown)
 	p.mu.Lock()
 	if keep && !p.closed {
-		s.lastUsed = time.Now()
-		p.free = append(p.free, s)
+		p.keepLocked(s)
 		p.mu.Unlock()
-	} else {
-		delete(p.all, s)
-		p.mu.Unlock()
-		_ = s.conn.Close()
+		return
 	}
-	<-p.slots
+	delete(p.all, s)
+	if !p.closed {
+		p.open--
+		p.grantLocked()
+	}
+	p.mu.Unlock()
+	_ = s.conn.Close()
+}
+
+// keepLocked hands an open session to the first waiter, or keeps it idle.
+// The caller holds p.mu.
+func (p *Pool) keepLocked(s *pooledSession) {
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		w <- s
+		return
+	}
+	s.lastUsed = time.Now()
+	p.free = append(p.free, s)
+}
+
+// grantLocked gives the first waiter room for a new session, if the pool
+// has room. The caller holds p.mu.
+func (p *Pool) grantLocked() {
+	if len(p.waiters) == 0 || p.open >= p.size {
+		return
+	}
+	w := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.open++
+	w <- nil
 }
 
 // armReaperLocked makes the reaper run after d, unless it is armed or
@@ -408,6 +488,7 @@ func (p *Pool) reap() {
 	for _, s := range stale {
 		delete(p.all, s)
 	}
+	p.open -= n // no call waits while sessions are idle
 	kept := copy(p.free, p.free[n:])
 	clear(p.free[kept:])
 	p.free = p.free[:kept]

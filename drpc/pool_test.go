@@ -427,6 +427,56 @@ func TestPoolContext(t *testing.T) {
 	require.NoError(t, invokeKind(methodOnce, false).call(context.Background(), pool, []byte("after")))
 }
 
+// TestPoolWaitersGiveUp: calls that give up while they wait for a session
+// (some just as one is handed to them) lose nothing: the sessions and the
+// room they were given pass on, and the pool serves as before.
+func TestPoolWaitersGiveUp(t *testing.T) {
+	const size = 2
+	srv, _ := startServer(t)
+	noLeaks(t, func() {
+		pool := drpc.NewPool(srv.SocketPath(), drpc.PoolOptions{Size: size})
+		var wg sync.WaitGroup
+		var gaveUp, answered atomic.Int32
+		for g := range 32 {
+			wg.Go(func() {
+				for i := range 30 {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration((g*31+i*7)%40)*50*time.Microsecond)
+					_, err := pool.SendMsg(ctx, &drpc.Call{Method: int32(methodEcho), Body: []byte{byte(g), byte(i)}})
+					cancel()
+					if err != nil {
+						assert.ErrorIs(t, err, context.DeadlineExceeded)
+						gaveUp.Add(1)
+					} else {
+						answered.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("%d calls answered, %d gave up", answered.Load(), gaveUp.Load())
+		// The sessions of calls cut off in flight were closed; the server
+		// sees them go a little later.
+		eventually(t, func() bool { return srv.NumSessions() <= size }, "at most %d sessions", size)
+
+		// Every session and all the room are there: size calls at once
+		// each get a session, and then some.
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		for range 3 {
+			var calls sync.WaitGroup
+			for range 8 {
+				calls.Go(func() {
+					_, err := pool.SendMsg(ctx, &drpc.Call{Method: int32(methodEcho), Body: []byte("after")})
+					assert.NoError(t, err)
+				})
+			}
+			calls.Wait()
+		}
+		require.NoError(t, pool.Close())
+		sessionsDropTo(t, srv, 0)
+	})
+}
+
 // TestPoolServerGone: a server that is not there is retried with a backoff
 // (no spinning) until the call's context or the retry timeout ends it; the
 // error says the call was not sent and why.
