@@ -115,8 +115,9 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench --socket PATH [--module M --method N] [--size BYTES] [--conns C] [--duration D] [--json]",
 		Short: "Load-test a server: calls back to back on C connections, latency percentiles",
-		Long: `bench opens --conns connections to the server and makes calls on each, back to
-back, for --duration; then it prints the calls per second, the latency
+		Long: `bench opens --conns connections to the server (a pool of sessions, one goroutine
+each, which replaces a session the server closes) and makes calls on each,
+back to back, for --duration; then it prints the calls per second, the latency
 percentiles (p50, p90, p99, p99.9, max, in microseconds, from a log-linear
 histogram within 1% of the exact values) and the failed calls by kind. On a
 terminal a progress line shows the calls per second, the errors and the
