@@ -214,13 +214,19 @@ func (p *Pool) run(ctx context.Context, call *Call, idempotent bool, do func(c *
 		mayHaveRun bool      // a try was sent and its answer lost
 		giveUpAt   time.Time // set at the first failure
 		prev       error     // the error of the try before
+		waits      int       // backoffs so far
 	)
 	for try := 1; ; try++ {
 		s, fresh, err := p.get(ctx)
 		dialed := err != nil
 		if err == nil {
 			err = do(s.conn)
-			p.put(s, err)
+			if p.put(s, err) {
+				// The session is still open: what failed was not the
+				// session (an interceptor's error, say), so another try
+				// must wait.
+				fresh = true
+			}
 			if err == nil {
 				return nil
 			}
@@ -248,7 +254,8 @@ func (p *Pool) run(ctx context.Context, call *Call, idempotent bool, do func(c *
 		if giveUpAt.IsZero() && p.retry > 0 {
 			giveUpAt = now.Add(p.retry)
 		}
-		wait := backoff(try)
+		waits++
+		wait := backoff(waits)
 		if !giveUpAt.IsZero() && !now.Add(wait).Before(giveUpAt) {
 			return p.retriesError(call, try, fmt.Errorf("retried for %v (PoolOptions.RetryTimeout)", p.retry), err, mayHaveRun)
 		}
@@ -266,8 +273,9 @@ func (p *Pool) run(ctx context.Context, call *Call, idempotent bool, do func(c *
 }
 
 // judge says whether a failed try may be tried again. err came from
-// getting a session (dialed) or from the call on a session that was just
-// dialled (fresh) or reused.
+// getting a session (dialed) or from the call on a session that was
+// reused, or that was just dialled or is still open (fresh: trying again
+// at once would not help).
 func (p *Pool) judge(ctx context.Context, err error, dialed, fresh, idempotent bool) verdict {
 	switch {
 	case ended(ctx) != nil, p.isClosed():
@@ -412,14 +420,15 @@ func (p *Pool) dial(ctx context.Context) (*pooledSession, bool, error) {
 }
 
 // put gives back the session of a call that ended with err: it is kept
-// for the next call if it is still open, else closed.
-func (p *Pool) put(s *pooledSession, err error) {
+// for the next call if it is still open, else closed. It reports whether
+// it kept it.
+func (p *Pool) put(s *pooledSession, err error) (kept bool) {
 	keep := s.conn.IsConnected() && !errors.Is(err, errRefusedShuttingDown)
 	p.mu.Lock()
 	if keep && !p.closed {
 		p.keepLocked(s)
 		p.mu.Unlock()
-		return
+		return true
 	}
 	delete(p.all, s)
 	if !p.closed {
@@ -428,6 +437,7 @@ func (p *Pool) put(s *pooledSession, err error) {
 	}
 	p.mu.Unlock()
 	_ = s.conn.Close()
+	return false
 }
 
 // keepLocked hands an open session to the first waiter, or keeps it idle.

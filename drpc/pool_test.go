@@ -661,6 +661,24 @@ func TestPoolClientOptions(t *testing.T) {
 	assert.EqualValues(t, 3, seen.Load(), "a reply too large is not tried again")
 }
 
+// TestPoolInterceptorNotSent: an interceptor that refuses calls with an
+// error that says they were not sent, without touching the session, is
+// tried again with a backoff, not in a spin, until RetryTimeout.
+func TestPoolInterceptorNotSent(t *testing.T) {
+	srv, _ := startServer(t)
+	var tries atomic.Int32
+	refuse := func(context.Context, *drpc.Call, drpc.Sender) (*drpc.Response, error) {
+		tries.Add(1)
+		return nil, fmt.Errorf("rate limited: %w", drpc.ErrNotSent)
+	}
+	pool := newPool(t, srv.SocketPath(), drpc.PoolOptions{RetryTimeout: 100 * time.Millisecond}, drpc.WithClientInterceptor(refuse))
+	_, err := pool.SendMsg(context.Background(), &drpc.Call{Method: int32(methodEcho)})
+	require.ErrorIs(t, err, drpc.ErrNotSent)
+	assert.Contains(t, err.Error(), "rate limited")
+	assert.Less(t, tries.Load(), int32(30), "tries in 100 ms")
+	assert.Equal(t, 1, srv.NumSessions(), "the session was kept")
+}
+
 // TestPoolSendMsgFuncAllocatesNothing: a pooled call that lends its reply
 // allocates nothing on the client, as on a ClientConnection.
 func TestPoolSendMsgFuncAllocatesNothing(t *testing.T) {
