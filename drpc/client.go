@@ -143,16 +143,32 @@ func (c *ClientConnection) drop(cc *clientConn) {
 // error wraps ctx.Err()), the response was malformed, above the size limit
 // (ErrMessageTooLarge) or its sequence did not match (ErrSequenceMismatch).
 // The connection is closed after any of these but the size limit, as its
-// state is unknown. A response that reports a failure is not an error
-// here: check resp.Status, or use FailureFromResponse.
+// state is unknown. The error wraps ErrNotSent if the call did not reach
+// the server whole (it is safe to send again), and ErrOutcomeUnknown if it
+// was sent but no answer came (the server may have run it). A response
+// that reports a failure is not an error here: check resp.Status, or use
+// FailureFromResponse.
 func (c *ClientConnection) SendMsg(ctx context.Context, call *Call) (*Response, error) {
 	if call == nil {
 		return nil, errors.New("dRPC SendMsg: call is nil")
 	}
+	return c.send(ctx, call, false)
+}
+
+// send is SendMsg. With refusals set, a server's answer that it shuts down
+// is returned as errRefusedShuttingDown, as lend does.
+func (c *ClientConnection) send(ctx context.Context, call *Call, refusals bool) (*Response, error) {
+	var resp *Response
+	var err error
 	if c.invoke != nil {
-		return c.invoke.SendMsg(ctx, copyCall(call))
+		resp, err = c.invoke.SendMsg(ctx, copyCall(call))
+	} else {
+		resp, err = c.roundTrip(ctx, call)
 	}
-	return c.roundTrip(ctx, call)
+	if err == nil && refusals && refusedShuttingDown(resp.GetStatus(), resp.GetBody()) {
+		return nil, errRefusedShuttingDown
+	}
+	return resp, err
 }
 
 // copyCall returns a copy of call for the interceptors, which may keep it:
@@ -187,10 +203,25 @@ func (c *ClientConnection) SendMsgFunc(ctx context.Context, call *Call, fn func(
 	if call == nil {
 		return errors.New("dRPC SendMsgFunc: call is nil")
 	}
+	return c.lend(ctx, call, fn, false)
+}
+
+// errRefusedShuttingDown is what lend returns, for a Pool, instead of
+// lending a server's refusal of a call because it shuts down: the server
+// did not run the call.
+var errRefusedShuttingDown = errors.New(reasonShuttingDown)
+
+// lend is SendMsgFunc. With refusals set, a server's answer that it shuts
+// down (which it sends only for a call it did not run; see dispatch) is
+// returned as errRefusedShuttingDown instead of being lent to fn.
+func (c *ClientConnection) lend(ctx context.Context, call *Call, fn func(status Status, body []byte) error, refusals bool) error {
 	if c.invoke != nil {
 		resp, err := c.invoke.SendMsg(ctx, copyCall(call))
 		if err != nil {
 			return err
+		}
+		if refusals && refusedShuttingDown(resp.GetStatus(), resp.GetBody()) {
+			return errRefusedShuttingDown
 		}
 		return fn(resp.GetStatus(), resp.GetBody())
 	}
@@ -199,6 +230,9 @@ func (c *ClientConnection) SendMsgFunc(ctx context.Context, call *Call, fn func(
 	r, err := c.exchange(ctx, call)
 	if err != nil {
 		return err
+	}
+	if refusals && refusedShuttingDown(Status(r.Status), r.Body) {
+		return errRefusedShuttingDown
 	}
 	return fn(Status(r.Status), r.Body)
 }
@@ -253,26 +287,25 @@ func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.R
 // callError explains a failed send or receive: the connection was closed
 // by Close, or the context ended, or the I/O failed. A call whose sending
 // failed did not reach the server whole (ErrNotSent): a server runs only
-// calls it has received whole.
+// calls it has received whole. A call sent whole whose answer did not
+// come may have run (ErrOutcomeUnknown).
 func (c *ClientConnection) callError(ctx context.Context, cc *clientConn, call *Call, sent bool, err error) error {
 	what := fmt.Sprintf("dRPC call to %s (module %d, method %d)", c.path, call.Module, call.Method)
-	if !sent {
-		err = fmt.Errorf("%w: %w", ErrNotSent, err)
+	fate := ErrNotSent
+	if sent {
+		fate = ErrOutcomeUnknown
 	}
 	if cc.closed.Load() {
-		return fmt.Errorf("%s interrupted: %w during the call: %w", what, ErrConnectionClosed, err)
+		return fmt.Errorf("%s interrupted: %w during the call: %w: %w", what, ErrConnectionClosed, fate, err)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		cause := ctx.Err()
 		if cause == nil {
 			cause = context.DeadlineExceeded
 		}
-		if !sent {
-			return fmt.Errorf("%s interrupted; connection closed: %w: %w", what, ErrNotSent, cause)
-		}
-		return fmt.Errorf("%s interrupted; connection closed: %w", what, cause)
+		return fmt.Errorf("%s interrupted; connection closed: %w: %w", what, fate, cause)
 	}
-	return fmt.Errorf("%s failed; connection closed: %w", what, err)
+	return fmt.Errorf("%s failed; connection closed: %w: %w", what, fate, err)
 }
 
 // watch makes ctx's deadline and cancellation interrupt the connection's

@@ -102,6 +102,11 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 	s.module = nil
 	if err != nil {
 		r.status, r.body = StatusOf(err), reasonOf(err)
+		if refusedShuttingDown(r.status, r.body) {
+			// Only the server's own refusal may say this: a Pool sends
+			// a call so refused again, as the server did not run it.
+			r.body = append(r.body, " (said by the handler)"...)
+		}
 		d.logFailure(s, entry.name, meth, r.status, err)
 		return r
 	}
@@ -187,6 +192,12 @@ func (d *dispatcher) refuseShuttingDown(s *Session, msg []byte) reply {
 }
 
 const reasonShuttingDown = "dRPC server is shutting down"
+
+// refusedShuttingDown reports whether a response is a server's refusal of
+// a call because it shuts down: the server did not run the call.
+func refusedShuttingDown(status Status, body []byte) bool {
+	return status == StatusFailure && string(body) == reasonShuttingDown
+}
 
 // finished reports a sent reply to Stats.
 func (d *dispatcher) finished(r *reply) {

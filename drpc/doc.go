@@ -24,6 +24,16 @@
 // function instead, without a copy or an allocation, and Invoke (which the
 // generated clients use) decodes replies that way.
 //
+// A Pool serves many goroutines with up to PoolOptions.Size sessions to one
+// socket, one call at a time on each. It replaces the sessions the server
+// closes (restart, shutdown, idle timeout) and sends a call again when the
+// server did not run it (ErrNotSent), or, for an idempotent Method (see
+// NewIdempotentMethod), when its answer was lost (ErrOutcomeUnknown).
+//
+//	pool := drpc.NewPool(path, drpc.PoolOptions{Size: 8})
+//	defer pool.Close()
+//	client := mgmtv1drpc.NewMgmtServiceClient(pool) // a pool is a Sender
+//
 // # Server
 //
 // A DomainSocketServer listens on one socket and runs one goroutine per

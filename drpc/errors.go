@@ -38,13 +38,20 @@ var (
 	// was sent and then broke off does not wrap it: its outcome is
 	// unknown.
 	ErrNotSent = errors.New("dRPC call was not sent")
+	// ErrOutcomeUnknown: the call was sent whole, but no answer came back
+	// (the connection broke, the context ended or the client was closed
+	// first), so the server may or may not have run it. Send it again
+	// only if running it twice does no harm; a Pool does that by itself
+	// for idempotent methods.
+	ErrOutcomeUnknown = errors.New("dRPC call was sent but no answer came: the server may or may not have run it")
 	// ErrMalformedReply: a call succeeded but its reply body does not
 	// decode into the method's reply message (the peer speaks another
 	// version of the schema, or is broken). Invoke and the generated
 	// clients return it wrapped, with the decoding error.
 	ErrMalformedReply = errors.New("dRPC reply does not decode")
 	// ErrConnectionClosed: the client's connection was closed by Close
-	// while a call was in progress.
+	// while a call was in progress, or the Pool the call was made through
+	// was closed.
 	ErrConnectionClosed = errors.New("dRPC connection was closed")
 	// ErrSequenceMismatch: a response did not echo the call's sequence
 	// number; the connection was closed.

@@ -15,10 +15,12 @@ import (
 
 // Invoke makes one call of method m through s: it encodes req as the call
 // body, sends it, and decodes a successful reply's body into reply. If s is
-// a FuncSender (a *ClientConnection is), the reply is decoded straight from
-// the receive buffer, without a copy of the body; the request is encoded
-// into a pooled buffer, so a Sender or ClientInterceptor must not keep
-// call.Body after the call returns.
+// a FuncSender (a *ClientConnection and a *Pool are), the reply is decoded
+// straight from the receive buffer, without a copy of the body; the request
+// is encoded into a pooled buffer, so a Sender or ClientInterceptor must not
+// keep call.Body after the call returns. A *Pool is also told m, so that it
+// sends the call again after a lost answer if m is idempotent (see
+// Method); a Sender that wraps a Pool hides m from it.
 //
 // A nil req (a typed nil pointer) is sent as an empty body, which the server
 // decodes as an empty request message. The error is:
@@ -38,13 +40,11 @@ func Invoke(ctx context.Context, s Sender, m Method, req, reply proto.Message) e
 	}
 	*buf = body
 	call := Call{Module: int32(m.Module()), Method: int32(m.ID()), Body: body}
-	if fs, ok := s.(FuncSender); ok {
-		return fs.SendMsgFunc(ctx, &call, func(status Status, b []byte) error {
-			if err := failureOf(status, b); err != nil {
-				return err
-			}
-			return unmarshalReply(m, b, reply)
-		})
+	switch s := s.(type) {
+	case methodSender:
+		return s.sendMethodFunc(ctx, m, &call, replyDecoder(m, reply))
+	case FuncSender:
+		return s.SendMsgFunc(ctx, &call, replyDecoder(m, reply))
 	}
 	resp, err := s.SendMsg(ctx, &call)
 	if err != nil {
@@ -56,11 +56,28 @@ func Invoke(ctx context.Context, s Sender, m Method, req, reply proto.Message) e
 	return unmarshalReply(m, resp.GetBody(), reply)
 }
 
+// replyDecoder returns the function that Invoke has a FuncSender lend the
+// response to: a failure's status and reason, or the reply decoded.
+func replyDecoder(m Method, reply proto.Message) func(status Status, body []byte) error {
+	return func(status Status, body []byte) error {
+		if err := failureOf(status, body); err != nil {
+			return err
+		}
+		return unmarshalReply(m, body, reply)
+	}
+}
+
 func unmarshalReply(m Method, body []byte, reply proto.Message) error {
 	if err := proto.Unmarshal(body, reply); err != nil {
 		return fmt.Errorf("dRPC call %s: %w as %s: %w", m, ErrMalformedReply, reply.ProtoReflect().Descriptor().FullName(), err)
 	}
 	return nil
+}
+
+// methodSender is a Sender that wants to know the Method of a call made
+// through Invoke: a *Pool, which resends idempotent methods.
+type methodSender interface {
+	sendMethodFunc(ctx context.Context, m Method, call *Call, fn func(status Status, body []byte) error) error
 }
 
 // requestBufs holds the buffers Invoke encodes requests into.

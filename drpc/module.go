@@ -45,6 +45,12 @@ type Handler interface {
 }
 
 // Method is one dRPC method of a module.
+//
+// A Method may also have a method Idempotent() bool that reports whether
+// running it twice with the same request has the effect of running it
+// once (the schema's option (drpc.v1.idempotent); NewIdempotentMethod
+// makes such a Method, and the generated code uses it). A Pool sends a
+// call of an idempotent method again when its answer was lost.
 type Method interface {
 	// ID is the method ID that calls name.
 	ID() MethodID
@@ -66,15 +72,32 @@ func NewMethod(module ModuleID, id MethodID, name string) Method {
 	return method{module: module, id: id, name: name}
 }
 
+// NewIdempotentMethod returns a Method like NewMethod, for a method that
+// may run twice with the same request to the effect of running once
+// (setting a value, reading one): its Idempotent method reports true, so
+// that a Pool sends a call of it again when the answer was lost. The
+// generated code makes the methods marked (drpc.v1.idempotent) with it.
+func NewIdempotentMethod(module ModuleID, id MethodID, name string) Method {
+	return method{module: module, id: id, name: name, idempotent: true}
+}
+
 type method struct {
-	module ModuleID
-	id     MethodID
-	name   string
+	module     ModuleID
+	id         MethodID
+	name       string
+	idempotent bool
 }
 
 func (m method) ID() MethodID     { return m.id }
 func (m method) Module() ModuleID { return m.module }
 func (m method) String() string   { return m.name }
+func (m method) Idempotent() bool { return m.idempotent }
+
+// isIdempotent reports whether m says it is idempotent (see Method).
+func isIdempotent(m Method) bool {
+	i, ok := m.(interface{ Idempotent() bool })
+	return ok && i.Idempotent()
+}
 
 // MethodLister is implemented by modules that can list their methods. The
 // server then checks every listed method at registration; modules without

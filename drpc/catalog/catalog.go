@@ -46,9 +46,13 @@ func (e Entry) FullMethodName() protoreflect.FullName {
 	return e.Service.Append(e.MethodName)
 }
 
-// Method returns the method as a drpc.Method named by its full name; it is
-// equal to the Method value the generated package declares.
+// Method returns the method as a drpc.Method named by its full name, and
+// idempotent if the entry is; it is equal to the Method value the
+// generated package declares.
 func (e Entry) Method() drpc.Method {
+	if e.Idempotent {
+		return drpc.NewIdempotentMethod(e.ModuleID, e.MethodID, string(e.FullMethodName()))
+	}
 	return drpc.NewMethod(e.ModuleID, e.MethodID, string(e.FullMethodName()))
 }
 

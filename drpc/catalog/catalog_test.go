@@ -147,6 +147,9 @@ func TestEntry(t *testing.T) {
 	e := entry(0, 1, "drpc.test.v1.TestService", "Echo")
 	assert.Equal(t, protoreflect.FullName("drpc.test.v1.TestService.Echo"), e.FullMethodName())
 	assert.Equal(t, drpc.NewMethod(0, 1, "drpc.test.v1.TestService.Echo"), e.Method())
+	e.Idempotent = true
+	assert.Equal(t, drpc.NewIdempotentMethod(0, 1, "drpc.test.v1.TestService.Echo"), e.Method())
+	e.Idempotent = false
 
 	body, err := proto.Marshal(&testv1.EchoRequest{Payload: []byte("hi")})
 	require.NoError(t, err)

@@ -28,7 +28,9 @@ const (
 )
 
 // The dRPC methods of SecurityAgentService; each names itself (String) by the
-// rpc's full name.
+// rpc's full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
 	// SecurityAgentServiceRequestCredentialsMethod is
 	// SecurityAgentService.RequestCredentials, method 101 of module 1.
@@ -178,7 +180,9 @@ const (
 )
 
 // The dRPC methods of SecurityService; each names itself (String) by the rpc's
-// full name.
+// full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
 	// SecurityServiceValidateCredentialsMethod is
 	// SecurityService.ValidateCredentials, method 401 of module 4.

@@ -28,11 +28,13 @@ const (
 )
 
 // The dRPC methods of ControlService; each names itself (String) by the rpc's
-// full name.
+// full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
 	// ControlServiceGetStatusMethod is ControlService.GetStatus, method 100001 of
-	// module 1000.
-	ControlServiceGetStatusMethod = drpc.NewMethod(ControlServiceModuleID, ControlServiceGetStatusMethodID, "drpc.control.v1.ControlService.GetStatus")
+	// module 1000, idempotent.
+	ControlServiceGetStatusMethod = drpc.NewIdempotentMethod(ControlServiceModuleID, ControlServiceGetStatusMethodID, "drpc.control.v1.ControlService.GetStatus")
 )
 
 // ControlServiceClient calls the methods of ControlService, dRPC module 1000.

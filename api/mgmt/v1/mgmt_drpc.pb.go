@@ -46,20 +46,25 @@ const (
 )
 
 // The dRPC methods of MgmtService; each names itself (String) by the rpc's
-// full name.
+// full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
-	// MgmtServiceSetRankMethod is MgmtService.SetRank, method 202 of module 2.
-	MgmtServiceSetRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceSetRankMethodID, "drpc.mgmt.v1.MgmtService.SetRank")
+	// MgmtServiceSetRankMethod is MgmtService.SetRank, method 202 of module 2,
+	// idempotent.
+	MgmtServiceSetRankMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServiceSetRankMethodID, "drpc.mgmt.v1.MgmtService.SetRank")
 	// MgmtServiceGetAttachInfoMethod is MgmtService.GetAttachInfo, method 206 of
-	// module 2.
-	MgmtServiceGetAttachInfoMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceGetAttachInfoMethodID, "drpc.mgmt.v1.MgmtService.GetAttachInfo")
+	// module 2, idempotent.
+	MgmtServiceGetAttachInfoMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServiceGetAttachInfoMethodID, "drpc.mgmt.v1.MgmtService.GetAttachInfo")
 	// MgmtServicePrepShutdownMethod is MgmtService.PrepShutdown, method 218 of
-	// module 2.
-	MgmtServicePrepShutdownMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePrepShutdownMethodID, "drpc.mgmt.v1.MgmtService.PrepShutdown")
-	// MgmtServicePingRankMethod is MgmtService.PingRank, method 225 of module 2.
-	MgmtServicePingRankMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePingRankMethodID, "drpc.mgmt.v1.MgmtService.PingRank")
-	// MgmtServicePoolEvictMethod is MgmtService.PoolEvict, method 230 of module 2.
-	MgmtServicePoolEvictMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServicePoolEvictMethodID, "drpc.mgmt.v1.MgmtService.PoolEvict")
+	// module 2, idempotent.
+	MgmtServicePrepShutdownMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServicePrepShutdownMethodID, "drpc.mgmt.v1.MgmtService.PrepShutdown")
+	// MgmtServicePingRankMethod is MgmtService.PingRank, method 225 of module 2,
+	// idempotent.
+	MgmtServicePingRankMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServicePingRankMethodID, "drpc.mgmt.v1.MgmtService.PingRank")
+	// MgmtServicePoolEvictMethod is MgmtService.PoolEvict, method 230 of module 2,
+	// idempotent.
+	MgmtServicePoolEvictMethod = drpc.NewIdempotentMethod(MgmtServiceModuleID, MgmtServicePoolEvictMethodID, "drpc.mgmt.v1.MgmtService.PoolEvict")
 	// MgmtServiceNotifyExitMethod is MgmtService.NotifyExit, method 233 of module
 	// 2.
 	MgmtServiceNotifyExitMethod = drpc.NewMethod(MgmtServiceModuleID, MgmtServiceNotifyExitMethodID, "drpc.mgmt.v1.MgmtService.NotifyExit")

@@ -29,7 +29,9 @@ const (
 )
 
 // The dRPC methods of SrvService; each names itself (String) by the rpc's full
-// name.
+// name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
 	// SrvServiceNotifyReadyMethod is SrvService.NotifyReady, method 301 of module
 	// 3.

@@ -27,7 +27,9 @@ const (
 )
 
 // The dRPC methods of TestService; each names itself (String) by the rpc's
-// full name.
+// full name, and says (Idempotent) whether the schema marks it
+// (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost
+// answer.
 var (
 	// TestServiceEchoMethod is TestService.Echo, method 1 of module 0.
 	TestServiceEchoMethod = drpc.NewMethod(TestServiceModuleID, TestServiceEchoMethodID, "drpc.test.v1.TestService.Echo")

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -160,15 +160,6 @@ func hint(err error) string {
 	return ""
 }
 
-// notThereYet reports whether err, from connecting, means that the engine
-// is not (yet, or no longer) listening: the socket is missing, refuses, or
-// its backlog is full (or the connect timed out). Such a call never reached
-// the engine.
-func notThereYet(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN) ||
-		errors.Is(err, os.ErrDeadlineExceeded)
-}
-
 // expired reports whether ctx has ended or its deadline has passed (a
 // dial's deadline may fire a little before the context's own timer).
 func expired(ctx context.Context) bool {
@@ -179,13 +170,23 @@ func expired(ctx context.Context) bool {
 	return ok && !time.Now().Before(d)
 }
 
-// Caller makes calls to engines with the retries of its Policy. It is safe
-// for concurrent use.
+// Caller makes calls to engines with the retries of its Policy, through a
+// drpc.Pool per engine socket. It is safe for concurrent use; Close it
+// when done.
 type Caller struct {
 	policy     Policy
 	idempotent func(drpc.Method) bool
 	log        *slog.Logger
+
+	mu     sync.Mutex
+	pools  map[string]*drpc.Pool // by socket path
+	closed bool
 }
+
+// poolSize is the sessions a Caller keeps to one engine: the registry
+// makes one call to an engine at a time but for a set rank or a prepare
+// for shutdown that meets a ping.
+const poolSize = 2
 
 // CallerOptions configure NewCaller.
 type CallerOptions struct {
@@ -201,7 +202,7 @@ type CallerOptions struct {
 
 // NewCaller returns a Caller.
 func NewCaller(opts CallerOptions) *Caller {
-	c := &Caller{policy: opts.Policy.withDefaults(), idempotent: opts.Idempotent, log: opts.Logger}
+	c := &Caller{policy: opts.Policy.withDefaults(), idempotent: opts.Idempotent, log: opts.Logger, pools: make(map[string]*drpc.Pool)}
 	if c.idempotent == nil {
 		c.idempotent = Idempotent
 	}
@@ -221,53 +222,96 @@ func Idempotent(m drpc.Method) bool {
 // Policy returns the caller's policy, with its defaults filled in.
 func (c *Caller) Policy() Policy { return c.policy }
 
+// Close closes the sessions to every engine; calls in flight end, and later
+// calls fail at once.
+func (c *Caller) Close() error {
+	c.mu.Lock()
+	pools := c.pools
+	c.pools, c.closed = nil, true
+	c.mu.Unlock()
+	var errs []error
+	for _, p := range pools {
+		errs = append(errs, p.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// pool returns the pool of sessions to the engine at socket, or nil once
+// the Caller is closed.
+func (c *Caller) pool(socket string) *drpc.Pool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	p := c.pools[socket]
+	if p == nil {
+		// The pool tries again, within an attempt, what never reached the
+		// engine: a session the engine closed (it restarted), a socket
+		// missing or refusing. The attempt's context bounds that.
+		p = drpc.NewPool(socket, drpc.PoolOptions{Size: poolSize, RetryTimeout: -1})
+		c.pools[socket] = p
+	}
+	return p
+}
+
 // Call calls method m of engine t with req and decodes the reply into reply.
 // It retries as the package documentation says until ctx ends (or, without
 // a deadline, for the policy's CallTimeout). The error is a *CallError.
 func (c *Caller) Call(ctx context.Context, t Target, m drpc.Method, req, reply proto.Message) error {
-	body, err := proto.MarshalOptions{}.Marshal(req)
-	if err != nil {
+	if _, err := proto.Marshal(req); err != nil {
 		return &CallError{Target: t, Method: m, Err: fmt.Errorf("request does not encode: %w", err)}
+	}
+	pool := c.pool(t.Socket)
+	if pool == nil {
+		return &CallError{Target: t, Method: m, Err: fmt.Errorf("%w: the server's caller is closed", drpc.ErrConnectionClosed)}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.policy.CallTimeout)
 		defer cancel()
 	}
-	var prev error // the error of the attempt before
+	// The pool resends a call whose answer was lost only if its Method
+	// says it is idempotent: it is told the Caller's word.
+	idempotent := c.idempotent(m)
+	sent := idempotency{Method: m, idempotent: idempotent}
 	for n := 1; ; n++ {
-		sent, err := c.attempt(ctx, t, m, body, reply)
+		err := c.attempt(ctx, pool, sent, req, reply)
 		if err == nil {
 			return nil
 		}
-		cerr := &CallError{Target: t, Method: m, Attempts: n, Sent: sent, Err: err}
+		wasSent := !errors.Is(err, drpc.ErrNotSent)
+		cerr := &CallError{Target: t, Method: m, Attempts: n, Sent: wasSent, Err: err}
 		var f *drpc.Failure
+		var wait time.Duration
 		switch {
 		case errors.As(err, &f), errors.Is(err, drpc.ErrMalformedReply):
 			return cerr // the engine answered
 		case expired(ctx):
-			// No time left. An attempt that the deadline cut before it
-			// connected says less than the one before it.
-			cause := err
-			if !sent && prev != nil {
-				cause = prev
-			}
 			end := ctx.Err()
 			if end == nil {
-				end = context.DeadlineExceeded // the dial's deadline fired first
+				end = context.DeadlineExceeded
 			}
-			cerr.Err = fmt.Errorf("%w (last error: %w)", end, cause)
+			if !errors.Is(err, end) {
+				cerr.Err = fmt.Errorf("%w (last error: %w)", end, err)
+			}
 			return cerr
-		case !sent && !notThereYet(err):
+		case !wasSent && errors.Is(err, context.DeadlineExceeded):
+			// The attempt's time ran out while the pool waited for the
+			// engine, backing off: try again at once.
+		case !wasSent:
 			return cerr // a problem that waiting does not solve
-		case sent && !c.idempotent(m):
+		case !idempotent:
 			cerr.NotRetried = true
 			return cerr
+		default:
+			wait = c.policy.backoff(n)
 		}
-		wait := c.policy.backoff(n)
 		c.log.Debug("engine call failed, retrying", "engine", t.Name, "socket", t.Socket, "method", m.String(),
-			"attempt", n, "sent", sent, "wait", wait, "err", err)
-		prev = err
+			"attempt", n, "sent", wasSent, "wait", wait, "err", err)
+		if wait <= 0 {
+			continue
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -279,28 +323,22 @@ func (c *Caller) Call(ctx context.Context, t Target, m drpc.Method, req, reply p
 	}
 }
 
-// attempt makes one attempt: connect, send, receive, close. sent tells
-// whether the request went out (whether the engine may have seen it).
-func (c *Caller) attempt(ctx context.Context, t Target, m drpc.Method, body []byte, reply proto.Message) (sent bool, err error) {
+// attempt makes one attempt, bounded by the policy's AttemptTimeout.
+func (c *Caller) attempt(ctx context.Context, pool *drpc.Pool, m drpc.Method, req, reply proto.Message) error {
 	if c.policy.AttemptTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.policy.AttemptTimeout)
 		defer cancel()
 	}
-	conn := drpc.NewClientConnection(t.Socket)
-	if err := conn.Connect(ctx); err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	resp, err := conn.SendMsg(ctx, &drpc.Call{Module: int32(m.Module()), Method: int32(m.ID()), Body: body})
-	if err != nil {
-		return true, err
-	}
-	if err := drpc.FailureFromResponse(resp); err != nil {
-		return true, err
-	}
-	if err := proto.Unmarshal(resp.GetBody(), reply); err != nil {
-		return true, fmt.Errorf("%w: %w", drpc.ErrMalformedReply, err)
-	}
-	return true, nil
+	return drpc.Invoke(ctx, pool, m, req, reply)
 }
+
+// idempotency is a Method that says whether it is idempotent as the
+// Caller was told (CallerOptions.Idempotent), whatever the Method says.
+type idempotency struct {
+	drpc.Method
+	idempotent bool
+}
+
+// Idempotent tells a drpc.Pool whether it may resend the call.
+func (m idempotency) Idempotent() bool { return m.idempotent }

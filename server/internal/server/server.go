@@ -51,6 +51,7 @@ type Server struct {
 	log *slog.Logger
 
 	registry *engine.Registry
+	caller   *engine.Caller // the registry's; closed after it
 	srvSvc   *srv.Service
 	sec      *security.Service
 	ctl      *control.Service
@@ -85,9 +86,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 		policy.CallTimeout = cfg.CallTimeout.Std()
 	}
 	s := &Server{cfg: cfg, log: log}
-	caller := engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log})
+	s.caller = engine.NewCaller(engine.CallerOptions{Policy: policy, Logger: log})
 	s.registry = engine.NewRegistry(engine.Options{
-		Caller:       caller,
+		Caller:       s.caller,
 		Ranks:        cfg.ranks(),
 		PingInterval: cfg.PingInterval.Std(),
 		CallTimeout:  cfg.CallTimeout.Std(),
@@ -111,7 +112,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		MaxAge:        cfg.CredentialMaxAge.Std(),
 		Logger:        log,
 	})
-	if s.mgmt, s.mgmtLn, err = newMgmt(cfg, s.registry, caller, log); err != nil {
+	if s.mgmt, s.mgmtLn, err = newMgmt(cfg, s.registry, s.caller, log); err != nil {
 		return nil, err
 	}
 	s.ctl = control.New(control.Options{
@@ -138,6 +139,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 			Prepare:  s.prepare,
 			Started:  s.serving,
 			Stopping: s.stopping,
+			Stopped:  s.stopped,
 			Reload:   s.Reload,
 		},
 	})
@@ -213,6 +215,15 @@ func (s *Server) stopping(ctx context.Context) error {
 	}
 	if err := s.registry.Shutdown(ctx); err != nil {
 		s.log.Warn("some engines were not prepared for shutdown", "err", err)
+	}
+	return nil
+}
+
+// stopped closes the sessions to the engines, once the socket no longer
+// serves calls that could use them.
+func (s *Server) stopped(context.Context) error {
+	if err := s.caller.Close(); err != nil {
+		s.log.Debug("closing the sessions to the engines", "err", err)
 	}
 	return nil
 }

@@ -165,6 +165,12 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		return sample{}, err
 	}
 
+	dial := func() (caller, error) { return t.dial(t.path(dir), size) }
+	if t.share != nil {
+		next, done := t.share(t.path(dir), conns)
+		defer done()
+		dial = func() (caller, error) { return next(), nil }
+	}
 	ws := make([]*worker, 0, conns)
 	defer func() {
 		for _, w := range ws {
@@ -172,7 +178,7 @@ func measure(t transport, dir string, size, conns int, cfg *config, srv *child) 
 		}
 	}()
 	for range conns {
-		c, err := t.dial(t.path(dir), size)
+		c, err := dial()
 		if err != nil {
 			return fail(fmt.Errorf("connect: %w", err))
 		}

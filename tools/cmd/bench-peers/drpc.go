@@ -136,3 +136,35 @@ func (l *lendCaller) call(req []byte, check func([]byte) error) error {
 }
 
 func (l *lendCaller) Close() error { return l.c.Close() }
+
+// poolCaller makes calls with SendMsg through a drpc.Pool that the cell's
+// goroutines share: each call takes a free session of the pool.
+type poolCaller struct {
+	p   *drpc.Pool
+	msg drpc.Call
+}
+
+// sharePool makes one pool of conns sessions for a cell's conns callers.
+// The sessions are dialled by the first calls (the warm-up).
+func sharePool(path string, conns int) (next func() caller, done func() error) {
+	p := drpc.NewPool(path, drpc.PoolOptions{Size: conns})
+	next = func() caller {
+		return &poolCaller{p: p, msg: drpc.Call{Module: int32(echoModuleID), Method: int32(echoMethodID)}}
+	}
+	return next, p.Close
+}
+
+func (c *poolCaller) call(req []byte, check func([]byte) error) error {
+	c.msg.Body = req
+	resp, err := c.p.SendMsg(context.Background(), &c.msg)
+	if err != nil {
+		return fmt.Errorf("drpc pool SendMsg: %w", err)
+	}
+	if resp.Status != drpc.StatusSuccess {
+		return fmt.Errorf("drpc pool SendMsg: %w", drpc.FailureFromResponse(resp))
+	}
+	return check(resp.Body)
+}
+
+// Close does nothing: the cell closes the pool.
+func (c *poolCaller) Close() error { return nil }

@@ -27,6 +27,10 @@ type transport struct {
 	// extra transports run only when -transports names them.
 	extra bool
 	dial  func(path string, size int) (caller, error)
+	// share, if set, replaces dial: the connections of a cell share one
+	// client, which share makes for conns callers; each caller comes from
+	// next, and done closes the client.
+	share func(path string, conns int) (next func() caller, done func() error)
 }
 
 const (
@@ -59,6 +63,10 @@ var transports = []transport{
 		name: "drpc-lend", socket: "drpc.sock",
 		dial:  func(path string, _ int) (caller, error) { return dialLend(path) },
 		about: "this project: SendMsgFunc, the reply body lent from the receive buffer",
+	},
+	{
+		name: "drpc-pool", socket: "drpc.sock", share: sharePool,
+		about: "this project: the goroutines share one drpc.Pool of as many sessions; SendMsg, as the drpc row (which has a connection per goroutine)",
 	},
 	{
 		name: "drpc-busypoll", socket: "busypoll.sock",

@@ -472,11 +472,15 @@ func (fg *fileGen) ids(s service) {
 	}
 	fg.p(")")
 	fg.p()
-	fg.doc(fmt.Sprintf("The dRPC methods of %s; each names itself (String) by the rpc's full name.", s.GoName))
+	fg.doc(fmt.Sprintf("The dRPC methods of %s; each names itself (String) by the rpc's full name, and says (Idempotent) whether the schema marks it (drpc.v1.idempotent), so that a drpc.Pool sends it again after a lost answer.", s.GoName))
 	fg.p("var (")
 	for _, m := range s.Methods {
-		fg.doc(fmt.Sprintf("%s is %s.%s, method %d of module %d.", methodName(s, m), s.GoName, m.GoName, s.methodID(m), s.ids.ModuleID))
-		fg.p(methodName(s, m), " = ", fg.drpc("NewMethod"), "(", moduleIDName(s), ", ", methodIDName(s, m), ", ", strconv.Quote(string(m.Desc.FullName())), ")")
+		ctor, idem := "NewMethod", ""
+		if s.idempotent(m) {
+			ctor, idem = "NewIdempotentMethod", ", idempotent"
+		}
+		fg.doc(fmt.Sprintf("%s is %s.%s, method %d of module %d%s.", methodName(s, m), s.GoName, m.GoName, s.methodID(m), s.ids.ModuleID, idem))
+		fg.p(methodName(s, m), " = ", fg.drpc(ctor), "(", moduleIDName(s), ", ", methodIDName(s, m), ", ", strconv.Quote(string(m.Desc.FullName())), ")")
 	}
 	fg.p(")")
 	fg.p()

@@ -191,6 +191,8 @@ func TestGoldenProperties(t *testing.T) {
 		{"catalog entry", alpha, "MethodName: \"Lookup\","},
 		{"idempotent rpc in the catalog", alpha, "MethodName: \"SendPing\",\n\t\t\tRequest:    (*v1.Ping)(nil).ProtoReflect().Type(),\n\t\t\tResponse:   (*v1.Ping_Pong)(nil).ProtoReflect().Type(),\n\t\t\tIdempotent: true,\n"},
 		{"idempotent rpc in the docs", alpha, "// Method ID 701, idempotent (drpc.v1.idempotent).\n"},
+		{"idempotent rpc's Method", alpha, `= drpc.NewIdempotentMethod(HTTPGatewayServiceModuleID, HTTPGatewayServiceSendPingMethodID, "fixture.v1.HTTPGatewayService.SendPing")`},
+		{"other rpcs' Methods", alpha, `= drpc.NewMethod(HTTPGatewayServiceModuleID, HTTPGatewayServiceLookupMethodID,`},
 		{"second file of the package", beta, "\npackage fixturev1drpc\n"},
 		{"a package named like a variable", gamma, `req "example.com/fixture/req"`},
 		{"the variable is renamed", gamma, "Put(ctx context.Context, req1 *req.Body) (*req.Body, error)"},
@@ -206,6 +208,7 @@ func TestGoldenProperties(t *testing.T) {
 	assert.NotContains(t, gamma, "// Package ", "the package doc must be written once")
 	assert.NotContains(t, beta, "catalog1", "one name per import")
 	assert.Equal(t, 1, strings.Count(alpha, "Idempotent: true,"), "only SendPing is idempotent")
+	assert.Equal(t, 1, strings.Count(alpha, "drpc.NewIdempotentMethod("), "only SendPing is idempotent")
 }
 
 // TestSchemaOutputIsCommitted generates the repository's schema as `make

@@ -31,9 +31,10 @@ const (
 	defaultBodySize = 64
 	// progressInterval is how often the live progress line is redrawn.
 	progressInterval = 100 * time.Millisecond
-	// reconnectPause is how long a connection waits before it connects
-	// again after a failure, so that a dead server is not spun on.
-	reconnectPause = 10 * time.Millisecond
+	// retryFor is how long the pool retries a call that did not reach the
+	// server (it restarts, or is gone) before the call counts as failed:
+	// a dead server is not spun on, and a restart costs no errors.
+	retryFor = 10 * time.Millisecond
 )
 
 // BenchResult is what `drpc bench --json` prints, and what the text report
@@ -115,8 +116,9 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench --socket PATH [--module M --method N] [--size BYTES] [--conns C] [--duration D] [--json]",
 		Short: "Load-test a server: calls back to back on C connections, latency percentiles",
-		Long: `bench opens --conns connections to the server and makes calls on each, back to
-back, for --duration; then it prints the calls per second, the latency
+		Long: `bench opens --conns connections to the server (a pool of sessions, one goroutine
+each, which replaces a session the server closes) and makes calls on each,
+back to back, for --duration; then it prints the calls per second, the latency
 percentiles (p50, p90, p99, p99.9, max, in microseconds, from a log-linear
 histogram within 1% of the exact values) and the failed calls by kind. On a
 terminal a progress line shows the calls per second, the errors and the
@@ -213,27 +215,15 @@ printed), or the first call answered a status other than SUCCESS; 2 usage;
 // runBench runs cfg's load and returns the merged results. It first makes
 // one call, so that a server that cannot be reached, or does not serve the
 // method, is reported at once (with its exit code) instead of as errors.
+// The load runs on a drpc.Pool of cfg.conns sessions, one goroutine per
+// session, which replaces the sessions the server closes.
 func runBench(ctx context.Context, cfg benchConfig) (BenchResult, error) {
 	call := &drpc.Call{Module: int32(cfg.target.Module), Method: int32(cfg.target.Method), Body: cfg.body}
-	first := drpc.NewClientConnection(cfg.socket, drpc.WithMaxMessageSize(maxMessageSize))
-	{
-		cctx, cancel := withTimeout(ctx, cfg.timeout)
-		err := first.Connect(cctx)
-		if err != nil {
-			cancel()
-			return BenchResult{}, unreachable(err, cfg.socket, phaseConnect, cfg.timeout)
-		}
-		resp, err := first.SendMsg(cctx, call)
-		cancel()
-		if err != nil {
-			first.Close()
-			return BenchResult{}, unreachable(err, cfg.socket, phaseCall, cfg.timeout)
-		}
-		if resp.GetStatus() != drpc.StatusSuccess {
-			first.Close()
-			return BenchResult{}, statusError(cfg.target, cfg.socket, resp)
-		}
+	if err := firstCall(ctx, cfg, call); err != nil {
+		return BenchResult{}, err
 	}
+	pool := drpc.NewPool(cfg.socket, drpc.PoolOptions{Size: cfg.conns, RetryTimeout: retryFor}, drpc.WithMaxMessageSize(maxMessageSize))
+	defer pool.Close()
 
 	var (
 		live    liveCounts
@@ -245,14 +235,7 @@ func runBench(ctx context.Context, cfg benchConfig) (BenchResult, error) {
 	for i := range workers {
 		w := &benchWorker{hist: hist.New(), errors: make(map[string]uint64)}
 		workers[i] = w
-		conn := first
-		if i > 0 {
-			conn = drpc.NewClientConnection(cfg.socket, drpc.WithMaxMessageSize(maxMessageSize))
-		}
-		wg.Go(func() {
-			defer conn.Close()
-			w.run(ctx, cfg, conn, call, end, &live)
-		})
+		wg.Go(func() { w.run(ctx, cfg, pool, call, end, &live) })
 	}
 	if cfg.progress != nil {
 		showProgress(cfg.progress, &wg, &live, start, cfg.duration)
@@ -299,9 +282,31 @@ func runBench(ctx context.Context, cfg benchConfig) (BenchResult, error) {
 	return res, nil
 }
 
-// run makes calls on conn until end or until ctx ends, reconnecting after
-// a transport failure, and tallies them.
-func (w *benchWorker) run(ctx context.Context, cfg benchConfig, conn *drpc.ClientConnection, call *drpc.Call, end time.Time, live *liveCounts) {
+// firstCall makes one call on a connection of its own, and explains why
+// it failed: the server cannot be reached (with the phase), or answered
+// another status.
+func firstCall(ctx context.Context, cfg benchConfig, call *drpc.Call) error {
+	conn := drpc.NewClientConnection(cfg.socket, drpc.WithMaxMessageSize(maxMessageSize))
+	defer conn.Close()
+	cctx, cancel := withTimeout(ctx, cfg.timeout)
+	defer cancel()
+	if err := conn.Connect(cctx); err != nil {
+		return unreachable(err, cfg.socket, phaseConnect, cfg.timeout)
+	}
+	resp, err := conn.SendMsg(cctx, call)
+	if err != nil {
+		return unreachable(err, cfg.socket, phaseCall, cfg.timeout)
+	}
+	if resp.GetStatus() != drpc.StatusSuccess {
+		return statusError(cfg.target, cfg.socket, resp)
+	}
+	return nil
+}
+
+// run makes calls through pool until end or until ctx ends, and tallies
+// them. A call that cannot reach the server fails after the pool has
+// retried it for retryFor, so that a dead server is not spun on.
+func (w *benchWorker) run(ctx context.Context, cfg benchConfig, pool *drpc.Pool, call *drpc.Call, end time.Time, live *liveCounts) {
 	var status drpc.Status
 	onReply := func(s drpc.Status, _ []byte) error {
 		status = s
@@ -312,22 +317,9 @@ func (w *benchWorker) run(ctx context.Context, cfg benchConfig, conn *drpc.Clien
 		live.errors.Add(1)
 	}
 	for ctx.Err() == nil && time.Now().Before(end) {
-		if !conn.IsConnected() {
-			cctx, cancel := withTimeout(ctx, cfg.timeout)
-			err := conn.Connect(cctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				fail(classify(err, cfg.socket, phaseConnect, cfg.timeout).Kind)
-				pause(ctx, min(reconnectPause, time.Until(end)))
-				continue
-			}
-		}
 		cctx, cancel := withTimeout(ctx, cfg.timeout)
 		t0 := time.Now()
-		err := conn.SendMsgFunc(cctx, call, onReply)
+		err := pool.SendMsgFunc(cctx, call, onReply)
 		lat := time.Since(t0)
 		cancel()
 		switch {
@@ -335,6 +327,9 @@ func (w *benchWorker) run(ctx context.Context, cfg benchConfig, conn *drpc.Clien
 			return // interrupted: the call does not count
 		case err != nil:
 			fail(classify(err, cfg.socket, phaseCall, cfg.timeout).Kind)
+			if lat < retryFor { // an error the pool did not retry
+				pause(ctx, min(retryFor-lat, time.Until(end)))
+			}
 		case status != drpc.StatusSuccess:
 			fail("status_" + StatusName(status))
 		default:
