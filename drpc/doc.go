@@ -42,14 +42,17 @@
 //
 //	srv, err := drpc.NewDomainSocketServer("/var/run/my.sock", drpc.WithLogger(log))
 //	if err := srv.RegisterRPCModule(myModule); err != nil { ... }
-//	if err := srv.Start(ctx); err != nil { ... }
+//	if err := srv.Start(ctx); err != nil { ... } // ctx bounds the start only
 //	...
-//	err = srv.Shutdown(ctx) // finish calls in flight, then close
+//	err = srv.Shutdown(ctx) // refuse new calls, finish calls in flight, close
+//
+// Serve(ctx) is the lifetime form: it starts the server and serves until
+// ctx ends (then shuts down) or Shutdown is called.
 //
 // NewDomainSocketServerFromListener serves a socket someone else created,
 // such as systemd's socket activation.
 //
-// Module N owns the method IDs N*100+1 .. N*100+99 (ModuleMethodOffset).
+// Module N owns the method IDs N*100+1 .. N*100+99 (package ids).
 // A handler reports failure with a *Failure carrying a Status; any other
 // error is STATUS_FAILURE, and a panic in user code (a module, its methods,
 // an interceptor, Stats) fails only that call.
@@ -69,4 +72,12 @@
 // the requested mode, without touching the process umask. A malformed
 // packet closes that session only; a message above the size limit is
 // dropped without being buffered and answered with its reason.
+//
+// Limits (WithLimits, DefaultLimits) bound what the clients of a socket may
+// make the server hold, so that one local user cannot starve the others:
+// sessions in all and per user, an idle timeout, a time for a message's
+// packets to arrive, and the memory of receive buffers in all and per user.
+// Memory grows with the bytes a peer sends, never with the size it
+// declares. A server that shuts down answers every call it receives, with
+// a result or a refusal.
 package drpc

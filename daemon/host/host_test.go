@@ -135,6 +135,41 @@ func TestStartAndShutdown(t *testing.T) {
 	assert.ErrorIs(t, h.Start(context.Background()), drpc.ErrServerClosed)
 }
 
+func TestStartTwice(t *testing.T) {
+	h, err := host.New(spec(filepath.Join(daemontest.SocketDir(t), "run"), &hooks{}))
+	require.NoError(t, err)
+	require.NoError(t, h.Start(context.Background()))
+	t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	assert.ErrorIs(t, h.Start(context.Background()), drpc.ErrServerStarted)
+	_, err = call(t, h.SocketPath(), "still serving")
+	assert.NoError(t, err)
+}
+
+func TestInheritedListener(t *testing.T) {
+	// A socket the daemon did not create (a test's, or systemd's) is
+	// served as it is, and its file is left alone at the stop.
+	base := daemontest.SocketDir(t)
+	path := filepath.Join(base, "given.sock")
+	ln := daemontest.LiveSocket(t, path)
+	rec := &hooks{}
+	s := spec(filepath.Join(base, "unused"), rec)
+	s.Listener = ln
+	h, err := host.New(s)
+	require.NoError(t, err)
+	require.NoError(t, h.Start(context.Background()))
+	assert.True(t, h.Inherited())
+	assert.Equal(t, path, h.SocketPath())
+	resp, err := call(t, path, "hi")
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(resp.Body))
+
+	require.NoError(t, h.Shutdown(context.Background()))
+	_, err = os.Lstat(path)
+	assert.NoError(t, err, "the inherited socket's file stays")
+	_, err = os.Lstat(filepath.Join(base, "unused"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no runtime directory was made")
+}
+
 func TestStartRefuses(t *testing.T) {
 	tests := []struct {
 		name  string

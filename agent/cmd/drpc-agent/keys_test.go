@@ -50,8 +50,8 @@ func TestGenKeyAsTheDocsSay(t *testing.T) {
 	_, err = auth.Verifier{}.Verify(resp.GetCred(), pub)
 	require.NoError(t, err)
 	assert.Equal(t, "rsa-3072 (unchecked)", auth.SignatureKind(resp.GetCred()))
-	assert.Contains(t, d.Stderr.String(), "key=rsa")
 	require.Equal(t, 0, d.Stop(t, syscall.SIGTERM))
+	assert.Contains(t, d.Stderr.String(), "key=rsa", "stderr is whole once the agent exited")
 
 	// Again: refused, the hint said once, nothing changed.
 	before, err := os.ReadFile(key + ".pub")
