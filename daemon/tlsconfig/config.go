@@ -48,18 +48,27 @@ type ServerConfig struct {
 
 // DefaultConfig returns the transport_config of a component whose files
 // are DefaultDir/<name>.crt and DefaultDir/<name>.key ("agent", "server").
-func DefaultConfig(name string) Config {
-	return Config{
-		CACert: filepath.Join(DefaultDir, CACertName),
-		Cert:   filepath.Join(DefaultDir, name+".crt"),
-		Key:    filepath.Join(DefaultDir, name+".key"),
-	}
-}
+func DefaultConfig(name string) Config { return ConfigIn(DefaultDir, name) }
 
 // DefaultServerConfig returns the server's default transport_config:
 // DefaultConfig("server") and DefaultDir/clients.
-func DefaultServerConfig() ServerConfig {
-	return ServerConfig{Config: DefaultConfig("server"), ClientCertDir: filepath.Join(DefaultDir, ClientsDirName)}
+func DefaultServerConfig() ServerConfig { return ServerConfigIn(DefaultDir) }
+
+// ConfigIn returns the transport_config of the component name ("agent",
+// "node1") whose files GenerateFiles wrote in dir: the CA certificate,
+// dir/<name>.crt and dir/<name>.key.
+func ConfigIn(dir, name string) Config {
+	return Config{
+		CACert: filepath.Join(dir, CACertName),
+		Cert:   filepath.Join(dir, name+".crt"),
+		Key:    filepath.Join(dir, name+".key"),
+	}
+}
+
+// ServerConfigIn returns the server's transport_config for the files
+// GenerateFiles wrote in dir, with dir/clients as its client_cert_dir.
+func ServerConfigIn(dir string) ServerConfig {
+	return ServerConfig{Config: ConfigIn(dir, "server"), ClientCertDir: filepath.Join(dir, ClientsDirName)}
 }
 
 // Validate checks that the files TLS needs are named; prefix names the

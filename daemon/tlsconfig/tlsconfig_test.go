@@ -29,25 +29,6 @@ func certDir(t *testing.T, agents ...string) string {
 	return dir
 }
 
-func serverConfig(dir string) tlsconfig.ServerConfig {
-	return tlsconfig.ServerConfig{
-		Config: tlsconfig.Config{
-			CACert: filepath.Join(dir, "daosCA.crt"),
-			Cert:   filepath.Join(dir, "server.crt"),
-			Key:    filepath.Join(dir, "server.key"),
-		},
-		ClientCertDir: filepath.Join(dir, "clients"),
-	}
-}
-
-func clientConfig(dir, name string) tlsconfig.Config {
-	return tlsconfig.Config{
-		CACert: filepath.Join(dir, "daosCA.crt"),
-		Cert:   filepath.Join(dir, name+".crt"),
-		Key:    filepath.Join(dir, name+".key"),
-	}
-}
-
 // handshake runs a TLS handshake between a server and a client over
 // loopback TCP and returns each side's error.
 func handshake(t *testing.T, server, client *tls.Config) (serverErr, clientErr error) {
@@ -106,7 +87,7 @@ func TestGenerateFilesLayout(t *testing.T) {
 	for _, f := range files {
 		assert.False(t, f.Kept, f.Path)
 	}
-	s, err := tlsconfig.NewServerTLS(serverConfig(dir), tlsconfig.Options{})
+	s, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{})
 	require.NoError(t, err)
 	leaf := s.Leaf()
 	assert.Contains(t, leaf.DNSNames, "localhost")
@@ -149,9 +130,9 @@ func TestGenerateFilesKeepsAndAdds(t *testing.T) {
 	assert.Equal(t, srv1, srv2)
 
 	// node2 is signed by the same CA: the server lets it in.
-	s, err := tlsconfig.NewServerTLS(serverConfig(dir), tlsconfig.Options{})
+	s, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{})
 	require.NoError(t, err)
-	c, err := tlsconfig.Client(clientConfig(dir, "node2"), tlsconfig.Options{})
+	c, err := tlsconfig.Client(tlsconfig.ConfigIn(dir, "node2"), tlsconfig.Options{})
 	require.NoError(t, err)
 	serr, cerr := handshake(t, s.Config(), c)
 	require.NoError(t, serr)
@@ -194,7 +175,7 @@ func TestHandshakes(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "clients", "old.crt"), certPEM, 0o644))
 	// The expired certificate loads, with a warning: the peer refuses it.
 	var warnings bytes.Buffer
-	_, err = tlsconfig.Client(clientConfig(dir, "old"), tlsconfig.Options{Logger: slog.New(slog.NewTextHandler(&warnings, nil))})
+	_, err = tlsconfig.Client(tlsconfig.ConfigIn(dir, "old"), tlsconfig.Options{Logger: slog.New(slog.NewTextHandler(&warnings, nil))})
 	require.NoError(t, err)
 	assert.Contains(t, warnings.String(), "certificate is not valid now")
 	assert.Contains(t, warnings.String(), "make a new one")
@@ -203,9 +184,9 @@ func TestHandshakes(t *testing.T) {
 	// node2's file in clients/ is removed: not listed.
 	require.NoError(t, os.Remove(filepath.Join(dir, "clients", "node2.crt")))
 
-	srv, err := tlsconfig.NewServerTLS(serverConfig(dir), tlsconfig.Options{})
+	srv, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{})
 	require.NoError(t, err)
-	noDir := serverConfig(dir)
+	noDir := tlsconfig.ServerConfigIn(dir)
 	noDir.ClientCertDir = ""
 	srvAnyClient, err := tlsconfig.NewServerTLS(noDir, tlsconfig.Options{})
 	require.NoError(t, err)
@@ -218,20 +199,20 @@ func TestHandshakes(t *testing.T) {
 		serverWant, clientWant string // "" for success
 		serverHint, clientHint string
 	}{
-		{name: "same CA", server: srv, client: clientConfig(dir, "agent")},
+		{name: "same CA", server: srv, client: tlsconfig.ConfigIn(dir, "agent")},
 		{name: "client of another CA", server: srv, client: tlsconfig.Config{CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(other, "agent.crt"), Key: filepath.Join(other, "agent.key")},
 			serverWant: "certificate signed by unknown authority", clientWant: "unknown certificate authority",
 			serverHint: "not signed by the CA this side trusts", clientHint: "does not trust the CA"},
-		{name: "client trusts another CA", server: srv, client: clientConfig(other, "agent"),
+		{name: "client trusts another CA", server: srv, client: tlsconfig.ConfigIn(other, "agent"),
 			serverWant: "bad certificate", clientWant: "certificate signed by unknown authority",
 			serverHint: "refused this side's certificate", clientHint: "not signed by the CA this side trusts"},
-		{name: "expired client certificate", server: srv, client: clientConfig(dir, "old"), clientOpts: oldOpts,
+		{name: "expired client certificate", server: srv, client: tlsconfig.ConfigIn(dir, "old"), clientOpts: oldOpts,
 			serverWant: "certificate has expired", clientWant: "expired certificate",
 			serverHint: "has expired", clientHint: "has expired"},
-		{name: "not in client_cert_dir", server: srv, client: clientConfig(dir, "node2"),
+		{name: "not in client_cert_dir", server: srv, client: tlsconfig.ConfigIn(dir, "node2"),
 			serverWant: "not listed in client_cert_dir", clientWant: "bad certificate",
 			serverHint: "does not list this certificate", clientHint: "refused this side's certificate"},
-		{name: "no client_cert_dir", server: srvAnyClient, client: clientConfig(dir, "node2")},
+		{name: "no client_cert_dir", server: srvAnyClient, client: tlsconfig.ConfigIn(dir, "node2")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,7 +234,7 @@ func TestHandshakes(t *testing.T) {
 
 func TestPlainPeer(t *testing.T) {
 	dir := certDir(t)
-	srv, err := tlsconfig.NewServerTLS(serverConfig(dir), tlsconfig.Options{})
+	srv, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{})
 	require.NoError(t, err)
 
 	// A plain-text client (an HTTP/2 preface) against the TLS server.
@@ -321,7 +302,7 @@ func TestLoadRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := certDir(t)
-			cfg := serverConfig(dir)
+			cfg := tlsconfig.ServerConfigIn(dir)
 			tc.edit(dir, &cfg)
 			_, err := tlsconfig.NewServerTLS(cfg, tlsconfig.Options{})
 			require.ErrorContains(t, err, tc.want)
@@ -341,7 +322,7 @@ func TestLoadRefusals(t *testing.T) {
 
 func TestReload(t *testing.T) {
 	dir := certDir(t)
-	srv, err := tlsconfig.NewServerTLS(serverConfig(dir), tlsconfig.Options{})
+	srv, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{})
 	require.NoError(t, err)
 	first := srv.Leaf().SerialNumber
 
@@ -358,7 +339,7 @@ func TestReload(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, srv.Reload())
 	assert.NotEqual(t, first, srv.Leaf().SerialNumber)
-	c, err := tlsconfig.Client(clientConfig(dir, "agent"), tlsconfig.Options{})
+	c, err := tlsconfig.Client(tlsconfig.ConfigIn(dir, "agent"), tlsconfig.Options{})
 	require.NoError(t, err)
 	serr, cerr := handshake(t, srv.Config(), c)
 	require.NoError(t, serr)

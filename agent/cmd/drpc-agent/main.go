@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -42,26 +43,14 @@ Make a key once, then start the agent:
 func newRoot() *cobra.Command {
 	root := cli.NewRoot("drpc-agent", "dRPC security agent: signed credentials for local processes", long)
 	load := cli.NewLoader(agent.DefaultConfig)
-	start := load.AddFlags(&cobra.Command{
-		Use:   "start",
-		Short: "Serve credentials and attach info until SIGINT or SIGTERM (SIGUSR2 re-reads the key and certificates)",
-		Args:  cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load.Load(cmd)
-			if err != nil {
-				return err
-			}
-			log, err := cfg.Logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
+	start := host.StartCommand(load, "Serve credentials and attach info until SIGINT or SIGTERM (SIGUSR2 re-reads the key and certificates)",
+		func(cfg agent.Config, log *slog.Logger) (*host.Host, error) {
 			a, err := agent.New(cfg, agent.Options{Logger: log})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return host.Run(cmd.Context(), a.Host, host.RunOptions{Stdout: cmd.OutOrStdout()})
-		},
-	})
+			return a.Host, nil
+		}, host.RunOptions{})
 	root.AddCommand(start, cli.ConfigCommand(load), cli.VersionCommand(), genKeyCommand())
 	return root
 }

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,9 +35,7 @@ func serveMgmt(t *testing.T) (*mgmtServer, string, tlsconfig.Config) {
 	dir := t.TempDir()
 	_, err := tlsconfig.GenerateFiles(tlsconfig.GenerateOptions{Dir: dir})
 	require.NoError(t, err)
-	st, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfig{Config: tlsconfig.Config{
-		CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, "server.crt"), Key: filepath.Join(dir, "server.key"),
-	}, ClientCertDir: filepath.Join(dir, "clients")}, tlsconfig.Options{NextProtos: []string{"h2"}})
+	st, err := tlsconfig.NewServerTLS(tlsconfig.ServerConfigIn(dir), tlsconfig.Options{NextProtos: []string{"h2"}})
 	require.NoError(t, err)
 	m := &mgmtServer{}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(st.Config())))
@@ -58,9 +55,7 @@ func serveMgmt(t *testing.T) (*mgmtServer, string, tlsconfig.Config) {
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
-	return m, ln.Addr().String(), tlsconfig.Config{
-		CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, "agent.crt"), Key: filepath.Join(dir, "agent.key"),
-	}
+	return m, ln.Addr().String(), tlsconfig.ConfigIn(dir, "agent")
 }
 
 // TestManagementModule: an agent with an access point serves module 2: the

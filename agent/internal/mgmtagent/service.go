@@ -228,7 +228,7 @@ func (s *Service) checkMonitor(sess *drpc.Session, req *mgmtv1.PoolMonitorReq, w
 	case !s.checkSystem(req.GetSys()):
 		s.log.Warn("pool "+what+" refused: another system", "system", req.GetSys(), "mine", s.opts.System, "pid", pid(sess))
 		return StatusInvalid
-	case !isUUID(req.GetPoolUuid()) || !isUUID(req.GetPoolHandleUuid()):
+	case !mgmtv1.IsUUID(req.GetPoolUuid()) || !mgmtv1.IsUUID(req.GetPoolHandleUuid()):
 		s.log.Warn("pool "+what+" refused: the pool or handle is not a UUID", "pool", req.GetPoolUuid(), "handle", req.GetPoolHandleUuid(), "pid", pid(sess))
 		return StatusInvalid
 	}

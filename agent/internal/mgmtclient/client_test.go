@@ -104,16 +104,6 @@ func certs(t *testing.T, agents ...string) string {
 	return dir
 }
 
-func serverTLS(dir string) tlsconfig.ServerConfig {
-	return tlsconfig.ServerConfig{Config: tlsconfig.Config{
-		CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, "server.crt"), Key: filepath.Join(dir, "server.key"),
-	}, ClientCertDir: filepath.Join(dir, "clients")}
-}
-
-func agentTLS(dir, name string) tlsconfig.Config {
-	return tlsconfig.Config{CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, name+".crt"), Key: filepath.Join(dir, name+".key")}
-}
-
 var insecureTLS = tlsconfig.Config{AllowInsecure: true}
 
 func newClient(t *testing.T, aps []string, tc tlsconfig.Config, logs *daemontest.SyncBuffer) *mgmtclient.Client {
@@ -251,9 +241,9 @@ func TestTLS(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "old.key"), keyPEM, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "clients", "old.crt"), certPEM, 0o644))
 
-	_, addr, _ := serve(t, "127.0.0.1:0", "tls", serverTLS(dir))
+	_, addr, _ := serve(t, "127.0.0.1:0", "tls", tlsconfig.ServerConfigIn(dir))
 	_, insecureAddr, _ := serve(t, "127.0.0.1:0", "plain", tlsconfig.ServerConfig{Config: insecureTLS})
-	c := newClient(t, []string{addr}, agentTLS(dir, "agent"), &daemontest.SyncBuffer{})
+	c := newClient(t, []string{addr}, tlsconfig.ConfigIn(dir, "agent"), &daemontest.SyncBuffer{})
 	resp, err := c.GetAttachInfo(context.Background(), &mgmtv1.GetAttachInfoReq{})
 	require.NoError(t, err)
 	assert.Equal(t, "tls", resp.GetSys())
@@ -264,13 +254,13 @@ func TestTLS(t *testing.T) {
 		client tlsconfig.Config
 		want   []string
 	}{
-		{"server of another CA", addr, agentTLS(other, "agent"), []string{"certificate signed by unknown authority", "not signed by the CA this side trusts"}},
+		{"server of another CA", addr, tlsconfig.ConfigIn(other, "agent"), []string{"certificate signed by unknown authority", "not signed by the CA this side trusts"}},
 		{"client certificate of another CA", addr,
 			tlsconfig.Config{CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(other, "agent.crt"), Key: filepath.Join(other, "agent.key")},
 			[]string{"remote error: tls: unknown certificate authority", "does not trust the CA"}},
-		{"not in client_cert_dir", addr, agentTLS(dir, "unlisted"), []string{"remote error: tls: bad certificate", "refused this side's certificate"}},
-		{"expired agent certificate", addr, agentTLS(dir, "old"), []string{"certificate is not valid now", "remote error: tls: expired certificate", "has expired"}},
-		{"TLS agent, insecure server", insecureAddr, agentTLS(dir, "agent"), []string{"first record does not look like a TLS handshake", "allow_insecure"}},
+		{"not in client_cert_dir", addr, tlsconfig.ConfigIn(dir, "unlisted"), []string{"remote error: tls: bad certificate", "refused this side's certificate"}},
+		{"expired agent certificate", addr, tlsconfig.ConfigIn(dir, "old"), []string{"certificate is not valid now", "remote error: tls: expired certificate", "has expired"}},
+		{"TLS agent, insecure server", insecureAddr, tlsconfig.ConfigIn(dir, "agent"), []string{"first record does not look like a TLS handshake", "allow_insecure"}},
 		{"insecure agent, TLS server", addr, insecureTLS, []string{"requires TLS"}},
 	}
 	for _, tc := range tests {
@@ -293,8 +283,8 @@ func TestTLS(t *testing.T) {
 // and the old ones stay.
 func TestReloadTLS(t *testing.T) {
 	dir := certs(t, "agent")
-	_, addr, _ := serve(t, "127.0.0.1:0", "tls", serverTLS(dir))
-	c := newClient(t, []string{addr}, agentTLS(dir, "agent"), &daemontest.SyncBuffer{})
+	_, addr, _ := serve(t, "127.0.0.1:0", "tls", tlsconfig.ServerConfigIn(dir))
+	c := newClient(t, []string{addr}, tlsconfig.ConfigIn(dir, "agent"), &daemontest.SyncBuffer{})
 	ctx := context.Background()
 	_, err := c.GetAttachInfo(ctx, &mgmtv1.GetAttachInfoReq{})
 	require.NoError(t, err)

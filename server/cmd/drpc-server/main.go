@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -43,26 +44,14 @@ mgmt.MgmtSvc, TCP port 10001, mutual TLS): attach info and pool evictions.
 func newRoot() *cobra.Command {
 	root := cli.NewRoot("drpc-server", "dRPC server daemon: engines, RAS events and credential validation", long)
 	load := cli.NewLoader(server.DefaultConfig)
-	start := load.AddFlags(&cobra.Command{
-		Use:   "start",
-		Short: "Serve engines and clients until SIGINT or SIGTERM",
-		Args:  cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load.Load(cmd)
-			if err != nil {
-				return err
-			}
-			log, err := cfg.Logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
+	start := host.StartCommand(load, "Serve engines and clients until SIGINT or SIGTERM",
+		func(cfg server.Config, log *slog.Logger) (*host.Host, error) {
 			s, err := server.New(cfg, server.Options{Logger: log})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return host.Run(cmd.Context(), s.Host, host.RunOptions{Stdout: cmd.OutOrStdout(), ShutdownTimeout: server.ShutdownTimeout})
-		},
-	})
+			return s.Host, nil
+		}, host.RunOptions{ShutdownTimeout: server.ShutdownTimeout})
 
 	var asJSON bool
 	status := load.AddFlags(&cobra.Command{

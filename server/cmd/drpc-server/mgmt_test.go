@@ -92,9 +92,7 @@ func TestManagementServiceTLS(t *testing.T) {
 	e := startEngine(t, dir, 0)
 	require.Eventually(t, func() bool { return engineIs(status(t, dir), 0, "ready") }, daemontest.WaitFor, daemontest.Tick)
 
-	tc, err := tlsconfig.Client(tlsconfig.Config{
-		CACert: filepath.Join(certs, "daosCA.crt"), Cert: filepath.Join(certs, "agent.crt"), Key: filepath.Join(certs, "agent.key"),
-	}, tlsconfig.Options{})
+	tc, err := tlsconfig.Client(tlsconfig.ConfigIn(certs, "agent"), tlsconfig.Options{})
 	require.NoError(t, err)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
 	require.NoError(t, err)

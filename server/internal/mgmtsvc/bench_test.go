@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/cc532012/drpc/daemon/tlsconfig"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )
 
@@ -24,10 +25,10 @@ func BenchmarkGetAttachInfo(b *testing.B) {
 	certDir := certs(b, "agent")
 	e := &engines{}
 	e.set(ready(0, 0, "/s0", "tcp://127.0.0.1:31416"), ready(1, 1, "/s1", "tcp://127.0.0.1:31417"))
-	l := listen(b, newService(b, e, nil), serverTLS(certDir), nil)
+	l := listen(b, newService(b, e, nil), tlsconfig.ServerConfigIn(certDir), nil)
 	conns := make([]*grpc.ClientConn, agents)
 	for i := range conns {
-		conns[i] = dial(b, l.Addr(), agentTLS(certDir, "agent"))
+		conns[i] = dial(b, l.Addr(), tlsconfig.ConfigIn(certDir, "agent"))
 		var resp mgmtv1.GetAttachInfoResp // connect and handshake before the clock runs
 		if err := conns[i].Invoke(context.Background(), getAttachInfo, &mgmtv1.GetAttachInfoReq{}, &resp); err != nil {
 			b.Fatal(err)

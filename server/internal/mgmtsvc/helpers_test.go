@@ -115,25 +115,6 @@ func certs(t testing.TB, agents ...string) string {
 	return dir
 }
 
-func serverTLS(dir string) tlsconfig.ServerConfig {
-	return tlsconfig.ServerConfig{
-		Config: tlsconfig.Config{
-			CACert: filepath.Join(dir, "daosCA.crt"),
-			Cert:   filepath.Join(dir, "server.crt"),
-			Key:    filepath.Join(dir, "server.key"),
-		},
-		ClientCertDir: filepath.Join(dir, "clients"),
-	}
-}
-
-func agentTLS(dir, name string) tlsconfig.Config {
-	return tlsconfig.Config{
-		CACert: filepath.Join(dir, "daosCA.crt"),
-		Cert:   filepath.Join(dir, name+".crt"),
-		Key:    filepath.Join(dir, name+".key"),
-	}
-}
-
 // listen starts a listener on 127.0.0.1, stopped at the end of the test.
 func listen(t testing.TB, svc *mgmtsvc.Service, tc tlsconfig.ServerConfig, log *slog.Logger) *mgmtsvc.Listener {
 	t.Helper()

@@ -46,12 +46,12 @@ func TestListenerTLS(t *testing.T) {
 	e.set(s0, s1)
 	logs := &daemontest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	l := listen(t, newService(t, e, log), serverTLS(certDir), log)
+	l := listen(t, newService(t, e, log), tlsconfig.ServerConfigIn(certDir), log)
 	assert.True(t, l.TLS())
 	assert.True(t, strings.HasPrefix(l.Addr(), "127.0.0.1:"), l.Addr())
 	assert.Contains(t, logs.String(), `msg="management service listening" address=`+l.Addr()+` system=daos_server tls=true`)
 
-	conn := dial(t, l.Addr(), agentTLS(certDir, "agent"))
+	conn := dial(t, l.Addr(), tlsconfig.ConfigIn(certDir, "agent"))
 	ctx := context.Background()
 	var info mgmtv1.GetAttachInfoResp
 	require.NoError(t, conn.Invoke(ctx, getAttachInfo, &mgmtv1.GetAttachInfoReq{AllRanks: true}, &info))
@@ -96,18 +96,18 @@ func TestRefusals(t *testing.T) {
 		serverLogs []string
 		clientErr  string
 	}{
-		{name: "client trusts another CA", server: serverTLS(certDir), client: agentTLS(other, "agent"),
+		{name: "client trusts another CA", server: tlsconfig.ServerConfigIn(certDir), client: tlsconfig.ConfigIn(other, "agent"),
 			serverLogs: []string{"bad certificate", "refused this side's certificate"}, clientErr: "certificate signed by unknown authority"},
-		{name: "client certificate of another CA", server: serverTLS(certDir),
+		{name: "client certificate of another CA", server: tlsconfig.ServerConfigIn(certDir),
 			client:     tlsconfig.Config{CACert: filepath.Join(certDir, "daosCA.crt"), Cert: filepath.Join(other, "agent.crt"), Key: filepath.Join(other, "agent.key")},
 			serverLogs: []string{"certificate signed by unknown authority", "not signed by the CA this side trusts"}},
-		{name: "expired client certificate", server: serverTLS(certDir), client: agentTLS(certDir, "old"),
+		{name: "expired client certificate", server: tlsconfig.ServerConfigIn(certDir), client: tlsconfig.ConfigIn(certDir, "old"),
 			serverLogs: []string{"certificate has expired", "make a new one"}},
-		{name: "not in client_cert_dir", server: serverTLS(certDir), client: agentTLS(certDir, "unlisted"),
+		{name: "not in client_cert_dir", server: tlsconfig.ServerConfigIn(certDir), client: tlsconfig.ConfigIn(certDir, "unlisted"),
 			serverLogs: []string{"unlisted.crt does not exist"}},
-		{name: "TLS client, insecure server", server: tlsconfig.ServerConfig{Config: tlsconfig.Config{AllowInsecure: true}}, client: agentTLS(certDir, "agent"),
+		{name: "TLS client, insecure server", server: tlsconfig.ServerConfig{Config: tlsconfig.Config{AllowInsecure: true}}, client: tlsconfig.ConfigIn(certDir, "agent"),
 			serverLogs: []string{"the client speaks TLS, and this server has transport_config.allow_insecure: true"}, clientErr: "remote error: tls: handshake failure"},
-		{name: "insecure client, TLS server", server: serverTLS(certDir), client: tlsconfig.Config{AllowInsecure: true},
+		{name: "insecure client, TLS server", server: tlsconfig.ServerConfigIn(certDir), client: tlsconfig.Config{AllowInsecure: true},
 			serverLogs: []string{"first record does not look like a TLS handshake", "has transport_config.allow_insecure: true and this side has not"}},
 	}
 	for _, tc := range tests {

@@ -233,14 +233,14 @@ func (s *Service) PoolEvict(ctx context.Context, peer Peer, req *mgmtv1.PoolEvic
 // checkEvict checks that a PoolEvict request names a pool and handles by
 // UUID.
 func checkEvict(req *mgmtv1.PoolEvictReq) error {
-	if !isUUID(req.GetId()) {
+	if !mgmtv1.IsUUID(req.GetId()) {
 		return fmt.Errorf("id %q is not a pool UUID", req.GetId())
 	}
 	if len(req.GetHandles()) == 0 {
 		return errors.New("no handles named: this server evicts named handles only")
 	}
 	for _, h := range req.GetHandles() {
-		if !isUUID(h) {
+		if !mgmtv1.IsUUID(h) {
 			return fmt.Errorf("handle %q is not a UUID", h)
 		}
 	}

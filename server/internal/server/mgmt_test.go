@@ -31,13 +31,8 @@ func withTLS(t *testing.T, c *Config) tlsconfig.Config {
 	dir := t.TempDir()
 	_, err := tlsconfig.GenerateFiles(tlsconfig.GenerateOptions{Dir: dir})
 	require.NoError(t, err)
-	c.Transport = tlsconfig.ServerConfig{
-		Config: tlsconfig.Config{
-			CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, "server.crt"), Key: filepath.Join(dir, "server.key"),
-		},
-		ClientCertDir: filepath.Join(dir, "clients"),
-	}
-	return tlsconfig.Config{CACert: filepath.Join(dir, "daosCA.crt"), Cert: filepath.Join(dir, "agent.crt"), Key: filepath.Join(dir, "agent.key")}
+	c.Transport = tlsconfig.ServerConfigIn(dir)
+	return tlsconfig.ConfigIn(dir, "agent")
 }
 
 // notifyWithURI notifies ready for a fake engine, with a fabric URI.

@@ -17,12 +17,12 @@ const statusInvalid = -1003
 // evicts nothing here, since this stand-in holds no pool.
 func (m *mgmt) PoolEvict(_ context.Context, s *drpc.Session, req *mgmtv1.PoolEvictReq) (*mgmtv1.PoolEvictResp, error) {
 	pid := s.PeerCredentials().PID
-	if !isUUID(req.GetId()) {
+	if !mgmtv1.IsUUID(req.GetId()) {
 		m.log.Warn("pool evict refused: the pool is not a UUID", "pool", req.GetId(), "peer_pid", pid)
 		return &mgmtv1.PoolEvictResp{Status: statusInvalid}, nil
 	}
 	for _, h := range req.GetHandles() {
-		if !isUUID(h) {
+		if !mgmtv1.IsUUID(h) {
 			m.log.Warn("pool evict refused: a handle is not a UUID", "pool", req.GetId(), "handle", h, "peer_pid", pid)
 			return &mgmtv1.PoolEvictResp{Status: statusInvalid}, nil
 		}
@@ -46,26 +46,4 @@ func (m *mgmt) PoolEvict(_ context.Context, s *drpc.Session, req *mgmtv1.PoolEvi
 		m.log.Info("pool evict without handles: nothing to evict on this stand-in", "pool", req.GetId(), "machine", req.GetMachine())
 	}
 	return &mgmtv1.PoolEvictResp{Count: count}, nil
-}
-
-// isUUID reports whether s is a UUID in its text form,
-// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits of either case).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
