@@ -6,14 +6,16 @@
 //
 // The packages follow the Go packages of the messages, without their
 // leading drpc/: one Go package per proto package, named after the
-// messages' Go package plus "drpc":
+// messages' Go package plus "drpc", in a folder of that name (as
+// connect-go writes pingv1connect/):
 //
-//	proto/drpc/test/v1/test.proto     -> api/test/v1  testv1drpc (module 0)
-//	proto/drpc/auth/v1/service.proto  -> api/auth/v1  authv1drpc (modules 1 and 4)
-//	proto/drpc/mgmt/v1/mgmt.proto     -> api/mgmt/v1  mgmtv1drpc (module 2)
-//	proto/drpc/srv/v1/srv.proto       -> api/srv/v1   srvv1drpc  (module 3)
+//	proto/drpc/test/v1/test.proto       -> api/test/v1/testv1drpc       (module 0)
+//	proto/drpc/auth/v1/service.proto    -> api/auth/v1/authv1drpc       (modules 1 and 4)
+//	proto/drpc/mgmt/v1/mgmt.proto       -> api/mgmt/v1/mgmtv1drpc       (module 2)
+//	proto/drpc/srv/v1/srv.proto         -> api/srv/v1/srvv1drpc         (module 3)
+//	proto/drpc/control/v1/control.proto -> api/control/v1/controlv1drpc (module 1000)
 //
-// so that, for example, github.com/cc532012/drpc/api/srv/v1 (package
+// so that, for example, github.com/cc532012/drpc/api/srv/v1/srvv1drpc (package
 // srvv1drpc) serves the messages of github.com/cc532012/drpc/proto/drpc/srv/v1
 // (package srvv1).
 //

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/catalog"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"

@@ -24,7 +24,7 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/agent"
 	"github.com/cc532012/drpc/agent/internal/agenttest"
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/host"

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/cc532012/drpc/agent/internal/agent"
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/tlsconfig"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"

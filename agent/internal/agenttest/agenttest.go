@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"
 )

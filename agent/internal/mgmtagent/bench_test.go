@@ -10,8 +10,8 @@ import (
 
 	"github.com/cc532012/drpc/agent/internal/mgmtagent"
 	"github.com/cc532012/drpc/agent/internal/secagent"
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"

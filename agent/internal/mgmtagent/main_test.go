@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )

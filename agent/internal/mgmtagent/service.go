@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )

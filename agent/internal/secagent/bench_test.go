@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cc532012/drpc/agent/internal/secagent"
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"

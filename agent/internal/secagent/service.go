@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cc532012/drpc/agent/internal/secagent"
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	controlv1drpc "github.com/cc532012/drpc/api/control/v1/controlv1drpc"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/metrics/metricstest"
 	"github.com/cc532012/drpc/drpc"

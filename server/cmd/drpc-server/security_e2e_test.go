@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc/auth"
 	authv1 "github.com/cc532012/drpc/proto/drpc/auth/v1"

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
+	controlv1drpc "github.com/cc532012/drpc/api/control/v1/controlv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
-	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"

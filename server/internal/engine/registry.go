@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
 	mgmtv1 "github.com/cc532012/drpc/proto/drpc/mgmt/v1"
 )
 

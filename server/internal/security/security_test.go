@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/drpc"
 	"github.com/cc532012/drpc/drpc/auth"

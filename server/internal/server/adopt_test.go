@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	"github.com/cc532012/drpc/server/internal/engine"

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/tlsconfig"
 	"github.com/cc532012/drpc/drpc"

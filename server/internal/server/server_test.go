@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
-	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1"
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	mgmtv1drpc "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/config"
 	"github.com/cc532012/drpc/daemon/daemontest"
 	"github.com/cc532012/drpc/daemon/tlsconfig"

@@ -14,7 +14,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	controlv1drpc "github.com/cc532012/drpc/api/control/v1"
+	controlv1drpc "github.com/cc532012/drpc/api/control/v1/controlv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	controlv1 "github.com/cc532012/drpc/proto/drpc/control/v1"
 	"github.com/cc532012/drpc/server/internal/control"

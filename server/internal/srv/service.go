@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 	"github.com/cc532012/drpc/server/internal/engine"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"
 )

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	srvv1drpc "github.com/cc532012/drpc/api/srv/v1"
+	srvv1drpc "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
 	"github.com/cc532012/drpc/daemon/sockowner"
 	"github.com/cc532012/drpc/drpc"
 	srvv1 "github.com/cc532012/drpc/proto/drpc/srv/v1"

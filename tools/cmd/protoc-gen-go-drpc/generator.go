@@ -109,6 +109,20 @@ func (c *config) importPath(msgs protogen.GoImportPath) (protogen.GoImportPath, 
 	return protogen.GoImportPath(m.to + strings.TrimPrefix(string(msgs), m.from)), nil
 }
 
+// outputPackage returns the import path and name of the package generated
+// for f: a folder named as the package, <messages' package>drpc, under the
+// mapped import path (as connect-go writes pingv1connect/): the messages
+// of github.com/x/proto/drpc/srv/v1 (package srvv1) give
+// github.com/x/api/srv/v1/srvv1drpc, package srvv1drpc.
+func (c *config) outputPackage(f *protogen.File) (protogen.GoImportPath, string, error) {
+	dir, err := c.importPath(f.GoImportPath)
+	if err != nil {
+		return "", "", err
+	}
+	name := string(f.GoPackageName) + "drpc"
+	return protogen.GoImportPath(path.Join(string(dir), name)), name, nil
+}
+
 // generate writes one Go file per proto file to generate that declares
 // services. It is main's work, callable from tests.
 func generate(gen *protogen.Plugin, cfg config) error {
@@ -131,7 +145,7 @@ func generate(gen *protogen.Plugin, cfg config) error {
 		if f.GeneratedFilenamePrefix != path.Join(string(f.GoImportPath), base) {
 			return fmt.Errorf("%s: protoc-gen-go-drpc lays its output out by import path, which import_prefix_map gives: drop paths=source_relative and set module= to the output folder's import path", f.Desc.Path())
 		}
-		importPath, err := cfg.importPath(f.GoImportPath)
+		importPath, pkgName, err := cfg.outputPackage(f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Desc.Path(), err)
 		}
@@ -147,7 +161,7 @@ func generate(gen *protogen.Plugin, cfg config) error {
 		fg := &fileGen{
 			file:     f,
 			services: services,
-			pkgName:  string(f.GoPackageName) + "drpc",
+			pkgName:  pkgName,
 			withDoc:  !documented[importPath],
 			g:        gen.NewGeneratedFile(filename, importPath),
 		}
@@ -176,7 +190,7 @@ func generateImports(gen *protogen.Plugin, cfg config) error {
 		if _, err := loadServices(f, &set); err != nil {
 			return err
 		}
-		importPath, err := cfg.importPath(f.GoImportPath)
+		importPath, _, err := cfg.outputPackage(f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Desc.Path(), err)
 		}

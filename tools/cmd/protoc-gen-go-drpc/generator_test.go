@@ -152,7 +152,7 @@ func TestGolden(t *testing.T) {
 	require.NoError(t, err)
 	// Files with services only: messages.proto, types.proto and req.proto
 	// give nothing.
-	require.ElementsMatch(t, []string{"v1/alpha_drpc.pb.go", "v1/beta_drpc.pb.go", "v1/gamma_drpc.pb.go"}, want)
+	require.ElementsMatch(t, []string{"v1/fixturev1drpc/alpha_drpc.pb.go", "v1/fixturev1drpc/beta_drpc.pb.go", "v1/fixturev1drpc/gamma_drpc.pb.go"}, want)
 	require.ElementsMatch(t, want, keys(files), "generated files differ from testdata/golden (run go test -update)")
 	for _, name := range want {
 		golden, err := os.ReadFile(filepath.Join(goldenDir, filepath.FromSlash(name)+".golden"))
@@ -168,7 +168,7 @@ func TestGoldenProperties(t *testing.T) {
 	req := request(t, []string{fixtures, schemaDir}, protoFiles(t, fixtures), fixtureParam)
 	files, err := run(req)
 	require.NoError(t, err)
-	alpha, beta, gamma := files["v1/alpha_drpc.pb.go"], files["v1/beta_drpc.pb.go"], files["v1/gamma_drpc.pb.go"]
+	alpha, beta, gamma := files["v1/fixturev1drpc/alpha_drpc.pb.go"], files["v1/fixturev1drpc/beta_drpc.pb.go"], files["v1/fixturev1drpc/gamma_drpc.pb.go"]
 
 	tests := []struct {
 		name, file, want string
@@ -225,11 +225,11 @@ func TestSchemaOutputIsCommitted(t *testing.T) {
 	files, err := run(req)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
-		"auth/v1/service_drpc.pb.go",
-		"control/v1/control_drpc.pb.go",
-		"mgmt/v1/mgmt_drpc.pb.go",
-		"srv/v1/srv_drpc.pb.go",
-		"test/v1/test_drpc.pb.go",
+		"auth/v1/authv1drpc/service_drpc.pb.go",
+		"control/v1/controlv1drpc/control_drpc.pb.go",
+		"mgmt/v1/mgmtv1drpc/mgmt_drpc.pb.go",
+		"srv/v1/srvv1drpc/srv_drpc.pb.go",
+		"test/v1/testv1drpc/test_drpc.pb.go",
 	}, keys(files))
 
 	apiDir := filepath.Join(repoRoot, "api")
@@ -404,7 +404,7 @@ service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.
 
 	got, err := run(request(t, []string{dir, schemaDir}, files, param+",skip_file=grpcsvc/svc.proto"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"example.com/gen/good/v1/good_drpc.pb.go"}, keys(got), "the skipped file gives nothing, the other its code")
+	assert.Equal(t, []string{"example.com/gen/good/v1/goodv1drpc/good_drpc.pb.go"}, keys(got), "the skipped file gives nothing, the other its code")
 
 	got, err = run(request(t, []string{dir, schemaDir}, []string{"good/v1/good.proto"}, param+",skip_file=grpcsvc/svc.proto"))
 	require.NoError(t, err, "a skipped file absent from the run (buf runs the plugin per directory) is no error")
@@ -432,8 +432,8 @@ service S { option (drpc.v1.module_id) = 1; rpc A(M) returns (M) { option (drpc.
 	files, err := run(request(t, []string{dir, schemaDir}, []string{"good/v1/good.proto"},
 		"import_prefix_map=example.com=example.com/all,import_prefix_map=example.com/proto/good=example.com/api/good"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"example.com/api/good/v1/good_drpc.pb.go"}, keys(files))
-	assert.Contains(t, files["example.com/api/good/v1/good_drpc.pb.go"], "\npackage goodv1drpc\n")
+	assert.Equal(t, []string{"example.com/api/good/v1/goodv1drpc/good_drpc.pb.go"}, keys(files))
+	assert.Contains(t, files["example.com/api/good/v1/goodv1drpc/good_drpc.pb.go"], "\npackage goodv1drpc\n")
 }
 
 func TestLowerFirst(t *testing.T) {

@@ -25,7 +25,7 @@
 // import path, as protoc-gen-go does with paths=import. With the
 // repository's options, proto/drpc/srv/v1/srv.proto (go_package
 // github.com/cc532012/drpc/proto/drpc/srv/v1) gives srv/v1/srv_drpc.pb.go
-// in the output folder api/, import path github.com/cc532012/drpc/api/srv/v1,
+// in the output folder api/, import path github.com/cc532012/drpc/api/srv/v1/srvv1drpc,
 // package srvv1drpc (the Go package name of the messages plus "drpc").
 // Options (buf.gen.yaml `opt`):
 //

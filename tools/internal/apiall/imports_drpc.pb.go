@@ -8,9 +8,9 @@
 package apiall
 
 import (
-	_ "github.com/cc532012/drpc/api/auth/v1"
-	_ "github.com/cc532012/drpc/api/control/v1"
-	_ "github.com/cc532012/drpc/api/mgmt/v1"
-	_ "github.com/cc532012/drpc/api/srv/v1"
-	_ "github.com/cc532012/drpc/api/test/v1"
+	_ "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
+	_ "github.com/cc532012/drpc/api/control/v1/controlv1drpc"
+	_ "github.com/cc532012/drpc/api/mgmt/v1/mgmtv1drpc"
+	_ "github.com/cc532012/drpc/api/srv/v1/srvv1drpc"
+	_ "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 )

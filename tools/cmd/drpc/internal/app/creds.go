@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	authv1drpc "github.com/cc532012/drpc/api/auth/v1"
+	authv1drpc "github.com/cc532012/drpc/api/auth/v1/authv1drpc"
 	"github.com/cc532012/drpc/daemon/cli"
 	"github.com/cc532012/drpc/daemon/rundir"
 	"github.com/cc532012/drpc/drpc"

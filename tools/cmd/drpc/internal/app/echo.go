@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 
-	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 	"github.com/cc532012/drpc/drpc"
 )
 

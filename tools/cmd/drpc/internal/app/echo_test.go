@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	testv1drpc "github.com/cc532012/drpc/api/test/v1"
+	testv1drpc "github.com/cc532012/drpc/api/test/v1/testv1drpc"
 	"github.com/cc532012/drpc/drpc"
 	testv1 "github.com/cc532012/drpc/proto/drpc/test/v1"
 )
