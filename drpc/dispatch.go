@@ -116,8 +116,11 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 
 // unknown answers a call that names no module or method the server serves.
 func (d *dispatcher) unknown(s *Session, call envelope.Call, status Status, why string, err error) reply {
-	d.peers.write(slog.LevelInfo, s.creds.UID, "unknown method", "dRPC call refused: "+why, "session", s.id, "pid", s.creds.PID, "uid", s.creds.UID,
-		"module", call.Module, "method", call.Method, "status", status, "err", err)
+	attrs := []any{"session", s.id, "pid", s.creds.PID, "uid", s.creds.UID, "module", call.Module, "method", call.Method, "status", status}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	d.peers.write(slog.LevelInfo, s.creds.UID, "unknown method", "dRPC call refused: "+why, attrs...)
 	d.event(EventUnknownMethod)
 	return reply{sequence: call.Sequence, status: status}
 }
