@@ -40,9 +40,10 @@ func (a *aliasCheck) Echo(_ context.Context, _ *drpc.Session, req *testv1.EchoRe
 // process: the client lends its replies (SendMsgFunc, which allocates
 // nothing) and sends a request encoded once, so every byte allocated is
 // the server's. The request's payload is not copied (it aliases the
-// receive buffer) and the reply is encoded into the session's buffer, so
-// the server allocates the two small messages and nothing the size of the
-// body.
+// receive buffer) and the reply is encoded into the session's buffer (its
+// payload, from 64 KiB on, sent from where it is), so the server allocates
+// the two small messages (the request, and the reply the implementation
+// returns) and nothing the size of the body.
 func TestGeneratedServerAllocatesNoBody(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes what is allocated; run without -race (make test-alloc)")
@@ -103,8 +104,8 @@ func TestGeneratedServerAllocatesNoBody(t *testing.T) {
 			t.Logf("server: %.0f bytes in %.1f allocations per call of %d bytes", perCall, allocs, size)
 			assert.Equal(t, size, got)
 			assert.True(t, check.aliased, "the request's payload is a copy, not the receive buffer")
-			assert.Less(t, perCall, 1024.0, "bytes allocated per call: the body is copied")
-			assert.LessOrEqual(t, allocs, 4.0, "allocations per call")
+			assert.Less(t, perCall, 512.0, "bytes allocated per call: the body is copied")
+			assert.LessOrEqual(t, allocs, 2.5, "allocations per call: the request and the reply")
 		})
 	}
 }

@@ -44,9 +44,8 @@ func Unmarshal(b []byte, m proto.Message) error {
 			return err
 		}
 	}
-	mr := m.ProtoReflect()
 	for _, f := range found[:n] {
-		mr.Set(f.fd, protoreflect.ValueOfBytes(f.value))
+		setBytes(m, f.fd, f.value)
 	}
 	return proto.CheckInitialized(m)
 }
