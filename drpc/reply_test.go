@@ -87,10 +87,18 @@ func (f *finishedSizes) CallFinished(_ drpc.Method, _ drpc.Status, _ time.Durati
 	f.sizes = append(f.sizes, n)
 }
 func (f *finishedSizes) ServerEvent(drpc.ServerEvent) {}
-func (f *finishedSizes) last() int {
+// count returns how many calls were reported finished.
+func (f *finishedSizes) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.sizes[len(f.sizes)-1]
+	return len(f.sizes)
+}
+
+// nth returns the size reported for the nth call (from 1).
+func (f *finishedSizes) nth(n int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sizes[n-1]
 }
 
 func TestReplyBody(t *testing.T) {
@@ -114,6 +122,7 @@ func TestReplyBody(t *testing.T) {
 			t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 			c := connect(t, srv)
 
+			calls := 0 // made so far, for Stats
 			for _, size := range []int{10, 64 << 10, 300_000, 2 << 20} {
 				payload := bytes.Repeat([]byte{byte(size)}, size)
 				body, err := proto.Marshal(&testv1.EchoRequest{Payload: payload})
@@ -124,36 +133,46 @@ func TestReplyBody(t *testing.T) {
 					return resp
 				}
 
+				calls++
 				resp := call(replyReturn)
 				require.Equal(t, drpc.StatusSuccess, resp.Status)
 				var echoed testv1.EchoResponse
 				require.NoError(t, proto.Unmarshal(resp.Body, &echoed))
 				assert.True(t, bytes.Equal(payload, echoed.Payload), "size %d: the reply is the request's payload", size)
-				assert.Equal(t, len(resp.Body), stats.last(), "size %d: Stats sees the whole reply", size)
+				// Stats hears of a call once its answer is sent.
+				eventually(t, func() bool { return stats.count() >= calls })
+				assert.Equal(t, len(resp.Body), stats.nth(calls), "size %d: Stats sees the whole reply", size)
 
+				calls++
 				resp = call(replyFields)
 				var fields drpcv1.Response
 				require.NoError(t, proto.Unmarshal(resp.Body, &fields))
 				assert.True(t, proto.Equal(&drpcv1.Response{Sequence: 42, Status: drpc.StatusSubmitted, Body: payload}, &fields), "size %d", size)
 
+				calls++
 				resp = call(replyOther)
 				assert.Equal(t, "another body", string(resp.Body), "size %d: a body other than ReplyBody's is sent as it is", size)
 
+				calls++
 				resp = call(replyFail)
 				assert.Equal(t, drpc.StatusFailure, resp.Status)
 				assert.Equal(t, "failed after encoding", string(resp.Body), "size %d", size)
 
+				calls++
 				resp = call(replyPanic)
 				assert.Equal(t, drpc.StatusFailure, resp.Status)
 				assert.Empty(t, resp.Body)
 
+				calls++
 				resp = call(replyMarshal)
 				require.NoError(t, proto.Unmarshal(resp.Body, &echoed))
 				assert.True(t, bytes.Equal(payload, echoed.Payload), "size %d: MarshalReply's body is whole", size)
 
+				calls++
 				resp = call(replyBadUTF8)
 				assert.Equal(t, drpc.StatusFailedMarshal, resp.Status, "size %d", size)
 
+				calls++
 				resp = call(replyMutate)
 				require.NoError(t, proto.Unmarshal(resp.Body, &echoed))
 				lent := size >= 64<<10 && setup.opts == nil
@@ -162,6 +181,7 @@ func TestReplyBody(t *testing.T) {
 
 				// After each of those, a call that returns ReplyBody's body
 				// is whole again.
+				calls++
 				resp = call(replyReturn)
 				require.NoError(t, proto.Unmarshal(resp.Body, &echoed))
 				assert.True(t, bytes.Equal(payload, echoed.Payload), "size %d", size)
