@@ -72,9 +72,9 @@ func TestAppendHead(t *testing.T) {
 			assert.Equal(t, "prefix", string(head[:6]))
 			if tc.wantTail == nil {
 				assert.Nil(t, tail)
-				want, err := proto.Marshal(tc.m)
-				require.NoError(t, err)
-				assert.Equal(t, want, head[6:], "the whole encoding")
+				got := tc.m.ProtoReflect().New().Interface()
+				require.NoError(t, proto.Unmarshal(head[6:], got))
+				assert.True(t, proto.Equal(tc.m, got), "head is the whole encoding: %v", got)
 				return
 			}
 			assert.True(t, within(tail, tc.wantTail) && len(tail) == len(tc.wantTail), "the tail is the field's own memory")
