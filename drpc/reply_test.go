@@ -87,6 +87,7 @@ func (f *finishedSizes) CallFinished(_ drpc.Method, _ drpc.Status, _ time.Durati
 	f.sizes = append(f.sizes, n)
 }
 func (f *finishedSizes) ServerEvent(drpc.ServerEvent) {}
+
 // count returns how many calls were reported finished.
 func (f *finishedSizes) count() int {
 	f.mu.Lock()
