@@ -59,10 +59,12 @@ test:
 	@cd tools && GOWORK=off go tool -n buf >/dev/null && GOWORK=off go tool -n buf-plugin-drpc >/dev/null
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...); done
 
-## test-alloc: the tests that count allocations, without -race (the race
-## detector makes sync.Pool drop items on purpose, so under it they skip).
+## test-alloc: the tests that count allocations (the transport's, and the
+## generated module's on the server), without -race (the race detector makes
+## sync.Pool drop items on purpose, so under it they skip).
 test-alloc:
 	cd drpc && GOWORK=off go test -count=1 -run 'Alloc|Reuses|TooLarge' ./...
+	cd api && GOWORK=off go test -count=1 -run 'Alloc' ./...
 
 ## lint: buf lint on the schema (STANDARD and the dRPC ID rules of the
 ## buf-plugin-drpc check plugin, which buf runs as `go tool buf-plugin-drpc`);

@@ -182,7 +182,7 @@ func copyCall(call *Call) *Call {
 func (c *ClientConnection) roundTrip(ctx context.Context, call *Call) (*Response, error) {
 	c.callMu.Lock()
 	defer c.callMu.Unlock()
-	r, err := c.exchange(ctx, call)
+	r, err := c.exchange(ctx, call, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (c *ClientConnection) lend(ctx context.Context, call *Call, fn func(status 
 	}
 	c.callMu.Lock()
 	defer c.callMu.Unlock()
-	r, err := c.exchange(ctx, call)
+	r, err := c.exchange(ctx, call, nil)
 	if err != nil {
 		return err
 	}
@@ -237,9 +237,24 @@ func (c *ClientConnection) lend(ctx context.Context, call *Call, fn func(status 
 	return fn(Status(r.Status), r.Body)
 }
 
-// exchange sends call and reads its response, whose body aliases the
-// receive buffer until the next call. The caller holds callMu.
-func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.Response, error) {
+// sendFuncTail is SendMsgFunc for a call whose body is call.Body followed
+// by tail, sent from where each is (Invoke leaves a large field of a
+// request out of its encoding): only without client interceptors, which
+// would see call.Body alone.
+func (c *ClientConnection) sendFuncTail(ctx context.Context, call *Call, tail []byte, fn func(status Status, body []byte) error) error {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	r, err := c.exchange(ctx, call, tail)
+	if err != nil {
+		return err
+	}
+	return fn(Status(r.Status), r.Body)
+}
+
+// exchange sends call, whose body is followed by tail (nil but from
+// sendFuncTail), and reads its response, whose body aliases the receive
+// buffer until the next call. The caller holds callMu.
+func (c *ClientConnection) exchange(ctx context.Context, call *Call, tail []byte) (envelope.Response, error) {
 	cc := c.cur.Load()
 	if cc == nil {
 		return envelope.Response{}, fmt.Errorf("dRPC call to %s: %w: %w", c.path, ErrNotSent, ErrNotConnected)
@@ -250,10 +265,10 @@ func (c *ClientConnection) exchange(ctx context.Context, call *Call) (envelope.R
 
 	cc.sequence++
 	seq := cc.sequence
-	c.head = envelope.AppendCallHead(c.head[:0], call.Module, call.Method, seq, len(call.Body))
+	c.head = envelope.AppendCallHead(c.head[:0], call.Module, call.Method, seq, len(call.Body)+len(tail))
 
 	watching := cc.watch(ctx)
-	err := cc.send.Send(c.head, call.Body)
+	err := cc.send.SendParts(c.head, call.Body, tail)
 	sent := err == nil
 	var msg []byte
 	if sent {

@@ -17,6 +17,7 @@ type reply struct {
 	sequence int64
 	status   Status
 	body     []byte // sent with StatusSuccess, or a transport refusal's reason
+	tail     []byte // sent after body: a field ReplyBody left out of it
 
 	// For Stats: the method of a call that was started, and when.
 	method Method
@@ -75,7 +76,8 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 			d.peers.write(slog.LevelError, s.creds.UID, "panic: "+entry.name, "dRPC call panicked; the call fails, the session goes on",
 				"module", entry.name, "method", safeName(meth, mid), "session", s.id,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r.status, r.body = StatusFailure, nil
+			r.status, r.body, r.tail = StatusFailure, nil, nil
+			s.module, s.lent = nil, lentReply{}
 		}
 	}()
 	meth, err = entry.mod.GetMethod(mid)
@@ -93,13 +95,14 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 	}
 
 	var body []byte
-	s.module = entry.mod
+	s.module, s.lent = entry.mod, lentReply{}
 	if d.handler == nil {
 		body, err = entry.mod.HandleCall(ctx, s, meth, call.Body)
 	} else {
 		body, err = d.handler.HandleCall(ctx, s, meth, call.Body)
 	}
 	s.module = nil
+	tail := s.takeTail(body)
 	if err != nil {
 		r.status, r.body = StatusOf(err), reasonOf(err)
 		if refusedShuttingDown(r.status, r.body) {
@@ -110,7 +113,7 @@ func (d *dispatcher) dispatch(ctx context.Context, s *Session, msg []byte) (r re
 		d.logFailure(s, entry.name, meth, r.status, err)
 		return r
 	}
-	r.status, r.body = StatusSuccess, body
+	r.status, r.body, r.tail = StatusSuccess, body, tail
 	return r
 }
 
@@ -208,7 +211,7 @@ func (d *dispatcher) finished(r *reply) {
 		return
 	}
 	defer d.recoverStats("CallFinished")
-	d.stats.CallFinished(r.method, r.status, time.Since(r.start), len(r.body))
+	d.stats.CallFinished(r.method, r.status, time.Since(r.start), len(r.body)+len(r.tail))
 }
 
 // event reports a server event to Stats.

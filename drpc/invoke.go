@@ -3,9 +3,10 @@ package drpc
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cc532012/drpc/drpc/internal/protoalias"
 )
 
 // This file holds the small runtime that the generated service code (the
@@ -16,11 +17,15 @@ import (
 // Invoke makes one call of method m through s: it encodes req as the call
 // body, sends it, and decodes a successful reply's body into reply. If s is
 // a FuncSender (a *ClientConnection and a *Pool are), the reply is decoded
-// straight from the receive buffer, without a copy of the body; the request
-// is encoded into a pooled buffer, so a Sender or ClientInterceptor must not
-// keep call.Body after the call returns. A *Pool is also told m, so that it
-// sends the call again after a lost answer if m is idempotent (see
-// Method); a Sender that wraps a Pool hides m from it.
+// straight from the receive buffer, without a copy of the body. The call and
+// its body are pooled (with a *ClientConnection and no interceptors, Invoke
+// allocates only what the reply decodes into), so a Sender or
+// ClientInterceptor must not keep call or call.Body after the call returns.
+// With a *ClientConnection and no interceptors, a large bytes field of req
+// (at least 64 KiB, at its top level) is not copied into the body but sent
+// from req's own memory. A *Pool is also told m, so that it sends the call
+// again after a lost answer if m is idempotent (see Method); a Sender that
+// wraps a Pool hides m from it.
 //
 // A nil req (a typed nil pointer) is sent as an empty body, which the server
 // decodes as an empty request message. The error is:
@@ -32,21 +37,23 @@ import (
 //   - an error wrapping the encoding error, if req cannot be encoded (the
 //     call is then not sent).
 func Invoke(ctx context.Context, s Sender, m Method, req, reply proto.Message) error {
-	buf := requestBufs.Get().(*[]byte)
-	defer putRequestBuf(buf)
-	body, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], req)
+	inv := getInvocation(m, reply)
+	defer inv.release()
+	body, tail, err := inv.encode(s, req)
 	if err != nil {
 		return fmt.Errorf("dRPC call %s: encode request: %w", m, err)
 	}
-	*buf = body
-	call := Call{Module: int32(m.Module()), Method: int32(m.ID()), Body: body}
-	switch s := s.(type) {
-	case methodSender:
-		return s.sendMethodFunc(ctx, m, &call, replyDecoder(m, reply))
-	case FuncSender:
-		return s.SendMsgFunc(ctx, &call, replyDecoder(m, reply))
+	call := inv.callOf(body)
+	if tail != nil {
+		return s.(*ClientConnection).sendFuncTail(ctx, call, tail, inv.decode)
 	}
-	resp, err := s.SendMsg(ctx, &call)
+	if ms, ok := s.(methodSender); ok {
+		return ms.sendMethodFunc(ctx, m, call, inv.decode)
+	}
+	if fs, ok := s.(FuncSender); ok {
+		return fs.SendMsgFunc(ctx, call, inv.decode)
+	}
+	resp, err := s.SendMsg(ctx, call)
 	if err != nil {
 		return err
 	}
@@ -54,17 +61,6 @@ func Invoke(ctx context.Context, s Sender, m Method, req, reply proto.Message) e
 		return err
 	}
 	return unmarshalReply(m, resp.GetBody(), reply)
-}
-
-// replyDecoder returns the function that Invoke has a FuncSender lend the
-// response to: a failure's status and reason, or the reply decoded.
-func replyDecoder(m Method, reply proto.Message) func(status Status, body []byte) error {
-	return func(status Status, body []byte) error {
-		if err := failureOf(status, body); err != nil {
-			return err
-		}
-		return unmarshalReply(m, body, reply)
-	}
 }
 
 func unmarshalReply(m Method, body []byte, reply proto.Message) error {
@@ -80,32 +76,24 @@ type methodSender interface {
 	sendMethodFunc(ctx context.Context, m Method, call *Call, fn func(status Status, body []byte) error) error
 }
 
-// requestBufs holds the buffers Invoke encodes requests into.
-var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledRequest is the largest buffer put back into the request pool:
-// big enough for the bodies a benchmark or a bulk transfer uses, while a
-// rare huge message does not pin its memory (and sync.Pool drops what is
-// not reused within two garbage collections anyway).
-const maxPooledRequest = 16 << 20
-
 // maxKeptReply is the largest reply buffer a session keeps between calls,
 // like the receive buffer it sits next to.
 const maxKeptReply = 4 << 20
-
-func putRequestBuf(b *[]byte) {
-	if cap(*b) > maxPooledRequest {
-		*b = nil
-	}
-	requestBufs.Put(b)
-}
 
 // UnmarshalRequest decodes the body of a call to method m into req, for a
 // server adapter. An empty body decodes as an empty message. A body that
 // does not decode gives a *Failure with StatusFailedUnmarshalPayload that
 // wraps the decoding error.
+//
+// The request's bytes fields (those at its top level, singular and not in
+// a oneof) are not copied: they alias body, which is the session's receive
+// buffer, so they are valid only until the handler returns, as body is
+// (see Handler). A handler may return them in its reply, which
+// MarshalReply encodes before the buffer is reused, but must copy what it
+// keeps. Every other field is decoded as proto.Unmarshal decodes it, and
+// the request is accepted or refused as proto.Unmarshal would.
 func UnmarshalRequest(m Method, body []byte, req proto.Message) error {
-	if err := proto.Unmarshal(body, req); err != nil {
+	if err := protoalias.Unmarshal(body, req); err != nil {
 		return WrapFailure(StatusFailedUnmarshalPayload,
 			fmt.Errorf("request of %s does not decode as %s: %w", m, req.ProtoReflect().Descriptor().FullName(), err))
 	}

@@ -40,6 +40,7 @@ type Session struct {
 	account  *uidAccount   // the receive memory of the peer's uid
 	module   Module        // of the call in flight, for the last Handler
 	replyBuf []byte        // MarshalReply's buffer, reused
+	lent     lentReply     // what ReplyBody left out of the reply in flight
 
 	groupsOnce sync.Once // reads groups and groupsErr
 	groups     []uint32
@@ -150,8 +151,8 @@ func (s *Session) serve(ctx context.Context) {
 			s.logEnd(err)
 			return
 		}
-		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body))
-		err = send.Send(head, r.body)
+		head = envelope.AppendResponseHead(head[:0], r.sequence, int32(r.status), len(r.body)+len(r.tail))
+		err = send.SendParts(head, r.body, r.tail)
 		s.env.disp.finished(&r)
 		if err != nil {
 			if s.wasForced() {

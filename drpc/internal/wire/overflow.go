@@ -54,10 +54,11 @@ type overflowBuf = *[OverflowSize]byte
 // the core it runs on. A process's first Receivers (overflowKeep of them)
 // start on slots of their own, which they fill; so a client and its
 // server in one process never pass one buffer back and forth between two
-// cores (that made their round trips about 5% slower). When its slot is
-// taken, a Receiver looks for a free slot that has a buffer, from its own
-// on, and only if there is none does a free slot get a new buffer; so
-// connections that take turns share a few warm buffers. (Not a sync.Pool
+// cores (which made their round trips measurably slower: see
+// docs/performance.md). When its slot is taken, a Receiver looks for a
+// free slot that has a buffer, from its own on, and only if there is none
+// does a free slot get a new buffer; so connections that take turns share
+// a few warm buffers. (Not a sync.Pool
 // of slots: putting one back on another processor than the one it came
 // from allocates, after every garbage collection; nor of buffers: the
 // race detector makes a sync.Pool drop items on purpose, which would make

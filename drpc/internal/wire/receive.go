@@ -225,8 +225,8 @@ func (r *Receiver) Release() {
 // is read with a plain read into the overflow alone and copied over: the
 // vectored read (readv) that would put it in place costs the kernel more
 // than copying a few KiB does (it imports and walks a vector where read
-// takes one buffer), and a round trip of small calls made it a few percent
-// slower. A larger buffer (grown for larger messages) takes its packets in
+// takes one buffer), and it made a round trip of small calls measurably
+// slower (docs/performance.md). A larger buffer (grown for larger messages) takes its packets in
 // place with readv, and next chunks always land in place.
 const copyLimit = 8 << 10
 

@@ -174,3 +174,31 @@ func TestSendToClosedSocket(t *testing.T) {
 	require.NoError(t, b.Close())
 	assert.ErrorIs(t, NewSender(a).Send([]byte("he"), []byte("llo")), unix.EPIPE)
 }
+
+func TestSenderSendsThreeParts(t *testing.T) {
+	// A message in three pieces (a response head, a body, and a tail sent
+	// from where it is) goes out as the same packets as the whole, on a
+	// socket (writev) and on other writers, wherever the cuts fall.
+	a, b := socketpair(t)
+	onSocket := NewSender(a)
+	var w packetRecorder
+	recorded := NewSender(&w)
+	for _, sp := range senderSplits {
+		for _, tailLen := range []int{0, 1, MaxChunkData - 3, MaxChunkData + 5} {
+			msg := testMessage(sp.head + sp.body + tailLen)
+			cut := sp.head + sp.body
+			head, body, tail := bytes.Clone(msg[:sp.head]), bytes.Clone(msg[sp.head:cut]), bytes.Clone(msg[cut:])
+			want := sendPackets(t, msg)
+
+			w.packets = nil
+			require.NoError(t, recorded.SendParts(head, body, tail))
+			assert.Equal(t, want, w.packets, "head %d, body %d, tail %d", sp.head, sp.body, tailLen)
+
+			errc := make(chan error, 1)
+			go func() { errc <- onSocket.SendParts(head, body, tail) }()
+			assert.Equal(t, want, readPackets(t, b, len(want)), "head %d, body %d, tail %d: on a socket", sp.head, sp.body, tailLen)
+			require.NoError(t, <-errc)
+			assert.Equal(t, msg, append(append(head, body...), tail...), "SendParts must not change its parts")
+		}
+	}
+}

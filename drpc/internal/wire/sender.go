@@ -22,7 +22,7 @@ type Sender struct {
 	w       io.Writer
 	conn    *net.UnixConn // w, if it is one
 	header  [HeaderSize]byte
-	parts   [3][]byte
+	parts   [4][]byte // a packet: the header and up to three parts
 	vec     net.Buffers
 	scratch []byte
 }
@@ -38,8 +38,16 @@ func NewSender(w io.Writer) *Sender {
 // Send writes the message made of head followed by body. Neither slice is
 // changed or retained.
 func (s *Sender) Send(head, body []byte) error {
-	headLen := uint64(len(head))
-	total := headLen + uint64(len(body))
+	return s.SendParts(head, body, nil)
+}
+
+// SendParts writes the message made of head, body and tail, one after the
+// other, as Send does: a message whose end lies elsewhere in memory than
+// its start goes out without being copied together first. None of the
+// slices is changed or retained.
+func (s *Sender) SendParts(head, body, tail []byte) error {
+	msg := [3][]byte{head, body, tail}
+	total := uint64(len(head)) + uint64(len(body)) + uint64(len(tail))
 	chunks := ChunkCount(total)
 	h := Header{TotalDataSize: total, TotalChunks: uint32(chunks)}
 	for i := uint64(0); i < chunks; i++ {
@@ -50,11 +58,13 @@ func (s *Sender) Send(head, body []byte) error {
 		h.Put(s.header[:])
 
 		packet := append(s.parts[:0], s.header[:])
-		if start < headLen {
-			packet = append(packet, head[start:min(end, headLen)])
-		}
-		if end > headLen {
-			packet = append(packet, body[max(start, headLen)-headLen:end-headLen])
+		at := uint64(0) // where the current part starts in the message
+		for _, part := range msg {
+			next := at + uint64(len(part))
+			if len(part) > 0 && next > start && at < end {
+				packet = append(packet, part[max(start, at)-at:min(end, next)-at])
+			}
+			at = next
 		}
 		if err := s.write(packet); err != nil {
 			return fmt.Errorf("send dRPC %s: %w", h, err)

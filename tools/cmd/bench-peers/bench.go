@@ -49,8 +49,13 @@ func runBench(cfg *config, progress io.Writer) (*report, error) {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := startChild(dir, progress)
+	stopProfile, err := startCPUProfile(cfg.cpuProfile)
 	if err != nil {
+		return nil, err
+	}
+	srv, err := startChild(dir, cfg.serverCPUProfile, progress)
+	if err != nil {
+		_ = stopProfile()
 		return nil, err
 	}
 	// Ctrl-C stops the run after the cell in progress, with a report of what
@@ -104,6 +109,9 @@ rounds:
 				}
 			}
 		}
+	}
+	if err := errors.Join(stopProfile(), writeMemProfile(cfg.memProfile)); err != nil && runErr == nil {
+		runErr = err
 	}
 	if err := srv.stop(); err != nil && runErr == nil {
 		runErr = err

@@ -6,6 +6,7 @@
 //	bench-peers [-rounds 3] [-duration 700ms] [-warmup 100ms]
 //	            [-sizes 64,4KiB,128KiB,1MiB] [-conns 1,8]
 //	            [-transports all] [-quick] [-json FILE]
+//	            [-cpuprofile FILE] [-server-cpuprofile FILE] [-memprofile FILE]
 //
 // Every cell (transport, body size, connections) runs once per round, the
 // rounds one after the other, so that whatever else the machine does weighs
@@ -40,7 +41,12 @@ type config struct {
 	transports []transport
 	jsonPath   string
 	quick      bool
-	args       []string
+	// Profiles of the whole run (connecting and warm-up included): run
+	// one transport, size and number of connections to profile a cell.
+	cpuProfile       string // this process's CPU profile
+	serverCPUProfile string // the server process's CPU profile
+	memProfile       string // this process's allocations (pprof heap profile)
+	args             []string
 }
 
 func main() {
@@ -95,6 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	names := fs.String("transports", "all", "comma-separated transports, or all (known: "+transportNames()+")")
 	quick := fs.Bool("quick", false, "tiny durations and one round, to check that everything works")
 	jsonPath := fs.String("json", "", "also write every number, per round, to this JSON file")
+	cpuProfile := fs.String("cpuprofile", "", "write the client process's CPU profile of the whole run to this file")
+	serverCPUProfile := fs.String("server-cpuprofile", "", "write the server process's CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write the client process's allocation profile of the whole run to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bench-peers [flags]\n\nMeasures this project's dRPC against a raw SOCK_SEQPACKET ping-pong and its peers;\nthe server runs in a second process. Flags:")
 		fs.PrintDefaults()
@@ -105,7 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &config{rounds: *rounds, duration: *duration, warmup: *warmup, jsonPath: *jsonPath, quick: *quick, args: args}
+	cfg := &config{rounds: *rounds, duration: *duration, warmup: *warmup, jsonPath: *jsonPath, quick: *quick, args: args,
+		cpuProfile: *cpuProfile, serverCPUProfile: *serverCPUProfile, memProfile: *memProfile}
 	if *quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

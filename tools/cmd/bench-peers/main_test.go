@@ -44,16 +44,20 @@ func runProgram(t *testing.T, args ...string) (int, string, string, *report) {
 	return r.Code, r.Stdout, r.Stderr, &rep
 }
 
+// TestQuickRunEveryTransport runs every row, the generated client and
+// module included, at every default size (64 B to 1 MiB, so with messages
+// of one packet and of several) with 1 and 2 connections.
 func TestQuickRunEveryTransport(t *testing.T) {
-	code, out, errOut, rep := runProgram(t, "-quick", "-sizes", "64,128KiB", "-conns", "1,2")
+	code, out, errOut, rep := runProgram(t, "-quick", "-conns", "1,2")
 	require.Equal(t, 0, code, "stderr:\n%s\nstdout:\n%s", errOut, out)
 
+	sizes := []int{64, 4 << 10, 128 << 10, 1 << 20}
 	want := map[cellKey]bool{}
 	for _, tr := range transports {
 		if tr.extra {
 			continue
 		}
-		for _, size := range []int{64, 128 << 10} {
+		for _, size := range sizes {
 			for _, conns := range []int{1, 2} {
 				if tr.only == nil || tr.only(size, conns) {
 					want[cellKey{tr.name, size, conns}] = true
@@ -86,8 +90,11 @@ func TestQuickRunEveryTransport(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 
-	for _, heading := range []string{"## 64 B, 1 connection", "## 64 B, 2 connections", "## 128 KiB, 1 connection", "## 128 KiB, 2 connections"} {
-		assert.Contains(t, out, heading)
+	for _, size := range sizes {
+		for _, conns := range []string{"1 connection", "2 connections"} {
+			assert.Contains(t, out, "## "+sizeLabel(size)+", "+conns)
+		}
+		assert.True(t, want[cellKey{"drpc-gen", size, 1}], "the generated path runs at %s", sizeLabel(size))
 	}
 	assert.Contains(t, out, "| drpc-busypoll |")
 	assert.NotContains(t, out, "ERROR")
@@ -170,4 +177,26 @@ func TestEchoCheck(t *testing.T) {
 			assert.Error(t, c.check(stale), "size %d: stale reply", size)
 		}
 	}
+}
+
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	client, server, allocs := filepath.Join(dir, "client.prof"), filepath.Join(dir, "server.prof"), filepath.Join(dir, "allocs.prof")
+	code, out, errOut, _ := runProgram(t, "-quick", "-transports", "drpc-gen", "-sizes", "4KiB", "-conns", "1",
+		"-cpuprofile", client, "-server-cpuprofile", server, "-memprofile", allocs)
+	require.Equal(t, 0, code, "stderr:\n%s\nstdout:\n%s", errOut, out)
+	for _, p := range []string{client, server, allocs} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size(), "%s is empty", p)
+	}
+
+	// A profile that cannot be written fails the run before it starts.
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "-quick", "-transports", "raw", "-sizes", "64", "-conns", "1", "-cpuprofile", filepath.Join(dir, "missing", "x.prof"))
+	cmd.Env = daemontest.CleanEnv(asMainEnv + "=1")
+	r := daemontest.Run(t, cmd)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "CPU profile")
 }

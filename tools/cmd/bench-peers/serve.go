@@ -20,9 +20,10 @@ import (
 	"github.com/cc532012/drpc/drpc"
 )
 
-// The server process: `bench-peers serve DIR` serves every transport on a
-// socket in DIR, prints "ready" and then answers commands, one a line, on
-// its standard input until it closes:
+// The server process: `bench-peers serve DIR [CPUPROFILE]` serves every
+// transport on a socket in DIR (writing its CPU profile to CPUPROFILE until
+// it exits, if given), prints "ready" and then answers commands, one a
+// line, on its standard input until it closes:
 //
 //	cpu  prints the process's user+system CPU time in nanoseconds
 //	gc   runs a garbage collection and prints "ok"
@@ -31,10 +32,24 @@ const serveCommand = "serve"
 
 // serve runs the server process; it returns the exit status.
 func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: bench-peers serve DIR")
+	if len(args) < 1 || len(args) > 2 {
+		fmt.Fprintln(stderr, "usage: bench-peers serve DIR [CPUPROFILE]")
 		return 2
 	}
+	profile := ""
+	if len(args) == 2 {
+		profile = args[1]
+	}
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench-peers serve:", err)
+		return 1
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			fmt.Fprintln(stderr, "bench-peers serve:", err)
+		}
+	}()
 	// A Ctrl-C reaches the whole process group: the benchmark decides when
 	// this process ends, by closing its input.
 	signal.Ignore(os.Interrupt)
@@ -165,14 +180,18 @@ type child struct {
 
 var errChildGone = errors.New("the server process is gone")
 
-// startChild starts `bench-peers serve dir` from this executable and waits
-// until it is ready.
-func startChild(dir string, stderr io.Writer) (*child, error) {
+// startChild starts `bench-peers serve dir [cpuProfile]` from this
+// executable and waits until it is ready.
+func startChild(dir, cpuProfile string, stderr io.Writer) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this executable: %w", err)
 	}
-	cmd := exec.Command(exe, serveCommand, dir)
+	args := []string{serveCommand, dir}
+	if cpuProfile != "" {
+		args = append(args, cpuProfile)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

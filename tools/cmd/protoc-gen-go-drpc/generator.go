@@ -564,7 +564,11 @@ func (fg *fileGen) server(s service) {
 	fg.doc(fmt.Sprintf("%s is an implementation of %s, dRPC module %d; New%sModule serves it.", iface, s.GoName, s.ids.ModuleID, s.GoName),
 		schemaText(s.Comments.Leading), fmt.Sprintf(`Each method receives the call's context (it ends when the client hangs up
 or the server stops without waiting for the call), its session (for the peer's credentials) and the
-decoded request. A *drpc.Failure error sets the response status; any other
+decoded request. The request's bytes fields may share the session's receive
+buffer (drpc.UnmarshalRequest does not copy them): they are valid until the
+method returns, so the reply may carry them, but copy what you keep. Do not
+change the reply once returned: a large bytes field of it is sent from where
+it is (drpc.ReplyBody). A *drpc.Failure error sets the response status; any other
 error answers FAILURE. A nil reply with a nil error sends an empty reply.
 Embed %s to keep compiling when rpcs are added to the schema.`, unimpl))
 	fg.p("type ", iface, " interface {")
@@ -657,7 +661,7 @@ declare answer UNKNOWN_METHOD. It panics if %s is nil.`, ctor, s.GoName, moduleI
 			fg.p("if ", v.err, " != nil {")
 			fg.p("return nil, ", v.err)
 			fg.p("}")
-			fg.p("return ", fg.drpc("MarshalReply"), "(", v.session, ", ", v.method, ", ", v.reply, ")")
+			fg.p("return ", fg.drpc("ReplyBody"), "(", v.session, ", ", v.method, ", ", v.reply, ")")
 		}
 		fg.p("}")
 	}

@@ -82,10 +82,15 @@ func (c *securityAgentServiceClient) RequestCredentials(ctx context.Context, req
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
-// credentials) and the decoded request. A *drpc.Failure error sets the
-// response status; any other error answers FAILURE. A nil reply with a nil
-// error sends an empty reply. Embed UnimplementedSecurityAgentServiceServer to
-// keep compiling when rpcs are added to the schema.
+// credentials) and the decoded request. The request's bytes fields may share
+// the session's receive buffer (drpc.UnmarshalRequest does not copy them):
+// they are valid until the method returns, so the reply may carry them, but
+// copy what you keep. Do not change the reply once returned: a large bytes
+// field of it is sent from where it is (drpc.ReplyBody). A *drpc.Failure error
+// sets the response status; any other error answers FAILURE. A nil reply with
+// a nil error sends an empty reply. Embed
+// UnimplementedSecurityAgentServiceServer to keep compiling when rpcs are
+// added to the schema.
 type SecurityAgentServiceServer interface {
 	// RequestCredentials returns a credential for the calling process.
 	//
@@ -160,7 +165,7 @@ func (m *securityAgentServiceModule) HandleCall(ctx context.Context, session *dr
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }
@@ -233,10 +238,14 @@ func (c *securityServiceClient) ValidateCredentials(ctx context.Context, req *v1
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
-// credentials) and the decoded request. A *drpc.Failure error sets the
-// response status; any other error answers FAILURE. A nil reply with a nil
-// error sends an empty reply. Embed UnimplementedSecurityServiceServer to keep
-// compiling when rpcs are added to the schema.
+// credentials) and the decoded request. The request's bytes fields may share
+// the session's receive buffer (drpc.UnmarshalRequest does not copy them):
+// they are valid until the method returns, so the reply may carry them, but
+// copy what you keep. Do not change the reply once returned: a large bytes
+// field of it is sent from where it is (drpc.ReplyBody). A *drpc.Failure error
+// sets the response status; any other error answers FAILURE. A nil reply with
+// a nil error sends an empty reply. Embed UnimplementedSecurityServiceServer
+// to keep compiling when rpcs are added to the schema.
 type SecurityServiceServer interface {
 	// ValidateCredentials verifies a credential and returns its token.
 	//
@@ -310,7 +319,7 @@ func (m *securityServiceModule) HandleCall(ctx context.Context, session *drpc.Se
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }

@@ -82,10 +82,14 @@ func (c *controlServiceClient) GetStatus(ctx context.Context, req *v1.GetStatusR
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
-// credentials) and the decoded request. A *drpc.Failure error sets the
-// response status; any other error answers FAILURE. A nil reply with a nil
-// error sends an empty reply. Embed UnimplementedControlServiceServer to keep
-// compiling when rpcs are added to the schema.
+// credentials) and the decoded request. The request's bytes fields may share
+// the session's receive buffer (drpc.UnmarshalRequest does not copy them):
+// they are valid until the method returns, so the reply may carry them, but
+// copy what you keep. Do not change the reply once returned: a large bytes
+// field of it is sent from where it is (drpc.ReplyBody). A *drpc.Failure error
+// sets the response status; any other error answers FAILURE. A nil reply with
+// a nil error sends an empty reply. Embed UnimplementedControlServiceServer to
+// keep compiling when rpcs are added to the schema.
 type ControlServiceServer interface {
 	// GetStatus returns the engines the server knows and the last events it
 	// received. Idempotent: it changes nothing.
@@ -160,7 +164,7 @@ func (m *controlServiceModule) HandleCall(ctx context.Context, session *drpc.Ses
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }

@@ -228,10 +228,14 @@ func (c *mgmtServiceClient) NotifyPoolDisconnect(ctx context.Context, req *v1.Po
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
-// credentials) and the decoded request. A *drpc.Failure error sets the
-// response status; any other error answers FAILURE. A nil reply with a nil
-// error sends an empty reply. Embed UnimplementedMgmtServiceServer to keep
-// compiling when rpcs are added to the schema.
+// credentials) and the decoded request. The request's bytes fields may share
+// the session's receive buffer (drpc.UnmarshalRequest does not copy them):
+// they are valid until the method returns, so the reply may carry them, but
+// copy what you keep. Do not change the reply once returned: a large bytes
+// field of it is sent from where it is (drpc.ReplyBody). A *drpc.Failure error
+// sets the response status; any other error answers FAILURE. A nil reply with
+// a nil error sends an empty reply. Embed UnimplementedMgmtServiceServer to
+// keep compiling when rpcs are added to the schema.
 type MgmtServiceServer interface {
 	// SetRank assigns the engine its rank. Idempotent: setting the same rank
 	// again leaves the engine as it was.
@@ -404,7 +408,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServiceGetAttachInfoMethodID:
 		req := new(v1.GetAttachInfoReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -414,7 +418,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServicePrepShutdownMethodID:
 		req := new(v1.PrepShutdownReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -424,7 +428,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServicePingRankMethodID:
 		req := new(v1.PingRankReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -434,7 +438,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServicePoolEvictMethodID:
 		req := new(v1.PoolEvictReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -444,7 +448,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServiceNotifyExitMethodID:
 		req := new(emptypb.Empty)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -454,7 +458,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServiceNotifyPoolConnectMethodID:
 		req := new(v1.PoolMonitorReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -464,7 +468,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case MgmtServiceNotifyPoolDisconnectMethodID:
 		req := new(v1.PoolMonitorReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -474,7 +478,7 @@ func (m *mgmtServiceModule) HandleCall(ctx context.Context, session *drpc.Sessio
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }

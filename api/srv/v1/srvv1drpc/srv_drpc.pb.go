@@ -95,10 +95,14 @@ func (c *srvServiceClient) ClusterEvent(ctx context.Context, req *v1.ClusterEven
 //
 // Each method receives the call's context (it ends when the client hangs up or
 // the server stops without waiting for the call), its session (for the peer's
-// credentials) and the decoded request. A *drpc.Failure error sets the
-// response status; any other error answers FAILURE. A nil reply with a nil
-// error sends an empty reply. Embed UnimplementedSrvServiceServer to keep
-// compiling when rpcs are added to the schema.
+// credentials) and the decoded request. The request's bytes fields may share
+// the session's receive buffer (drpc.UnmarshalRequest does not copy them):
+// they are valid until the method returns, so the reply may carry them, but
+// copy what you keep. Do not change the reply once returned: a large bytes
+// field of it is sent from where it is (drpc.ReplyBody). A *drpc.Failure error
+// sets the response status; any other error answers FAILURE. A nil reply with
+// a nil error sends an empty reply. Embed UnimplementedSrvServiceServer to
+// keep compiling when rpcs are added to the schema.
 type SrvServiceServer interface {
 	// NotifyReady registers a started engine with the server.
 	//
@@ -184,7 +188,7 @@ func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	case SrvServiceClusterEventMethodID:
 		req := new(v1.ClusterEventReq)
 		if err := drpc.UnmarshalRequest(method, body, req); err != nil {
@@ -194,7 +198,7 @@ func (m *srvServiceModule) HandleCall(ctx context.Context, session *drpc.Session
 		if err != nil {
 			return nil, err
 		}
-		return drpc.MarshalReply(session, method, reply)
+		return drpc.ReplyBody(session, method, reply)
 	}
 	return nil, drpc.NewFailure(drpc.StatusUnknownMethod, "")
 }

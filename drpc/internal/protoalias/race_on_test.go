@@ -1,0 +1,5 @@
+//go:build race
+
+package protoalias
+
+const raceEnabled = true
