@@ -6,8 +6,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/cc532012/drpc/drpc/internal/wire"
 )
 
@@ -51,13 +49,9 @@ type pollReader struct {
 	quiet int           // reads since polling stopped
 	tryFn func(fd uintptr) bool
 
-	// State of the read in progress; a Receiver reads from one goroutine.
-	p      []byte
-	o      *wire.Overflow // nil for Read
-	n      int
-	err    error
-	start  time.Time // when polling started; zero before the first miss
-	missed bool      // the poll ran out before a packet came
+	readState           // of the read in progress; a Receiver reads from one goroutine
+	start     time.Time // when polling started; zero before the first miss
+	missed    bool      // the poll ran out before a packet came
 }
 
 // probeEvery is how many reads a pollReader that stopped polling makes
@@ -105,15 +99,7 @@ func (r *pollReader) adapt() {
 // while it polls (it is busy reading) and given back before it waits.
 func (r *pollReader) try(fd uintptr) bool {
 	for {
-		n, err := readPacket(int(fd), r.p, r.o)
-		switch {
-		case err == nil:
-			r.n = n
-			return true
-		case err == unix.EINTR: // Errnos compare as values; errors.Is costs a read its time
-			continue
-		case err != unix.EAGAIN:
-			r.err = err
+		if r.readNow(int(fd)) {
 			return true
 		}
 		if r.start.IsZero() {

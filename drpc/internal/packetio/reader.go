@@ -23,12 +23,36 @@ type connReader struct {
 	raw   syscall.RawConn
 	tryFn func(fd uintptr) bool // r.try, made once: a method value per read would allocate
 
-	// State of the ReadVec in progress; a Receiver reads from one
-	// goroutine.
+	readState // of the ReadVec in progress; a Receiver reads from one goroutine
+}
+
+// readState is the read in progress of a reader: where the packet goes
+// (p, then the overflow o) and what came (n bytes, or err).
+type readState struct {
 	p   []byte
-	o   *wire.Overflow
+	o   *wire.Overflow // nil for Read
 	n   int
 	err error
+}
+
+// readNow reads one packet from fd without blocking. It reports true when
+// the read is over, with a packet (n) or an error other than EAGAIN (err),
+// and false when there is nothing to read yet.
+func (s *readState) readNow(fd int) bool {
+	for {
+		n, err := readPacket(fd, s.p, s.o)
+		switch {
+		case err == nil:
+			s.n = n
+			return true
+		case err == unix.EINTR: // Errnos compare as values; errors.Is costs a read its time
+			continue
+		case err != unix.EAGAIN:
+			s.err = err
+			return true
+		}
+		return false
+	}
 }
 
 func newConnReader(conn *net.UnixConn, raw syscall.RawConn) *connReader {
@@ -61,21 +85,11 @@ func (r *connReader) readWith(fn func(fd uintptr) bool, p []byte, o *wire.Overfl
 // try reads a packet if one is there; if not, it gives the overflow back
 // and lets the poller wait.
 func (r *connReader) try(fd uintptr) bool {
-	for {
-		n, err := readPacket(int(fd), r.p, r.o)
-		switch {
-		case err == nil:
-			r.n = n
-			return true
-		case err == unix.EINTR: // Errnos compare as values; errors.Is costs a read its time
-			continue
-		case err != unix.EAGAIN:
-			r.err = err
-			return true
-		}
-		r.o.Release()
-		return false
+	if r.readNow(int(fd)) {
+		return true
 	}
+	r.o.Release()
+	return false
 }
 
 // readPacket reads one packet from fd without blocking: into p and, past
