@@ -250,8 +250,8 @@ func fieldNames(t reflect.Type) []string {
 
 // Suggest returns the one of known closest to word, if it is close enough
 // to be a typo of it (an edit distance of at most a third of its length,
-// and at least 2), or "". The daemons suggest configuration keys with it,
-// the tools flag values and names.
+// and at least 2), or "": the "did you mean" of unknown configuration
+// keys.
 func Suggest(word string, known []string) string {
 	best, bestDist := "", 0
 	for _, k := range known {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/cc532012/drpc/daemon/logging"
 	"github.com/cc532012/drpc/daemon/metrics"
@@ -70,6 +69,3 @@ func (c Common) Validate() error {
 func (c Common) Logger(w io.Writer) (*slog.Logger, error) {
 	return logging.New(logging.Options{Level: c.LogLevel, Format: c.LogFormat, Writer: w})
 }
-
-// LevelNames lists the log levels, for help texts.
-var LevelNames = strings.Join(logging.Levels, "|")

@@ -75,6 +75,15 @@ type Hooks struct {
 	Reload func() error
 }
 
+// hostState is where a Host is in its life.
+type hostState int
+
+const (
+	hostNew hostState = iota
+	hostStarted
+	hostStopped
+)
+
 // Host runs one daemon: make it with New, then Start and Shutdown it, or
 // Run it.
 type Host struct {
@@ -82,7 +91,7 @@ type Host struct {
 	log  *slog.Logger
 
 	life  sync.Mutex // serializes Start and Shutdown, which run the hooks
-	state int        // 0 new, 1 started, 2 stopped; under life
+	state hostState  // under life
 	made  rundir.Made
 
 	mu        sync.Mutex // guards what the getters read
@@ -179,9 +188,9 @@ func (h *Host) Start(ctx context.Context) (err error) {
 	h.life.Lock()
 	defer h.life.Unlock()
 	switch h.state {
-	case 1:
+	case hostStarted:
 		return fmt.Errorf("%s: start: %w", h.spec.Name, drpc.ErrServerStarted)
-	case 2:
+	case hostStopped:
 		return fmt.Errorf("%s: start: %w: make a new one", h.spec.Name, drpc.ErrServerClosed)
 	}
 	if err := ctx.Err(); err != nil {
@@ -276,7 +285,7 @@ func (h *Host) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	h.state = 1
+	h.state = hostStarted
 	h.log.Info(h.spec.Name+" serving", "socket", srv.SocketPath(), "activated", ln != nil, "metrics", h.MetricsURL())
 	return nil
 }
@@ -323,11 +332,11 @@ func (h *Host) listenError(err error) error {
 func (h *Host) Shutdown(ctx context.Context) error {
 	h.life.Lock()
 	defer h.life.Unlock()
-	if h.state != 1 {
-		h.state = 2
+	if h.state != hostStarted {
+		h.state = hostStopped
 		return nil
 	}
-	h.state = 2
+	h.state = hostStopped
 	var errs []error
 	if hook := h.spec.Hooks.Stopping; hook != nil {
 		if err := hook(ctx); err != nil {
